@@ -1,0 +1,96 @@
+// Package config fills configuration structs from layered sources: defaults
+// from struct tags, JSON files, JSON documents in Consul's KV store and the
+// environment. It defines no configuration of its own: each package (server,
+// the pubsub adapters, a service) declares its Config struct with `json` and
+// envconfig tags, and config fills it.
+//
+// # Layers
+//
+// [Load] applies sources in the order given, the later winning:
+//
+//	err := config.Load(ctx, &cfg,
+//		config.Defaults(),                    // `default:"..."` tags
+//		config.Optional(config.File(path)),   // JSON file, may be absent
+//		config.Consul(client, "svc/config"),  // JSON document in Consul KV
+//		config.Env("SVC"))                    // SVC_* variables that are set
+//
+// A source sets only what it mentions. A key absent from a JSON document, or
+// a variable that is not set, leaves the field as the earlier layers made
+// it: defaults are applied by [Defaults] alone, never again by [Env]. JSON
+// objects merge into existing structs and maps; JSON arrays replace slices.
+// Load is all or nothing: on error the target is unchanged. If the target
+// has a Validate() error method ([Validator]), Load calls it last.
+//
+// The single-source loaders [LoadJSONFile], [LoadJSON], [LoadConsulKV] and
+// [LoadEnv] are there for programs that need only one. [LoadEnv] behaves like
+// envconfig.Process and applies defaults itself.
+//
+// A [Source] is an interface: a service may add its own (a flag set, a
+// secrets manager) and place it anywhere in the list.
+//
+// # Errors
+//
+// Loaders return errors; they never exit, log or parse flags. Every error is
+// an *[Error] naming the source and, where it applies, the field and the
+// position, and never prints the value of a secret field:
+//
+//	config: file "app.json": line 3, column 13: http.port: cannot unmarshal string into int
+//	config: file "app.json": line 2, column 3: http.prot: unknown field
+//	config: env: SVC_HTTP_PORT: cannot parse "abc" as int
+//	config: env: SVC_DB_PASSWORD: required variable is not set
+//	config: consul key "svc/config": key not found
+//
+// Unknown JSON keys are errors unless [AllowUnknownFields] is given: they are
+// nearly always typos.
+//
+// # Environment variable names
+//
+// Names follow github.com/kelseyhightower/envconfig, whose tags are used
+// as-is: the prefix, an underscore, then the field name upper-cased, or the
+// `envconfig:"NAME"` tag; `split_words:"true"` turns MaxIdleConns into
+// MAX_IDLE_CONNS. A nested struct field adds its own name to the prefix
+// (SVC_HTTP_PORT for field Port of field HTTP); an embedded struct adds
+// nothing. `ignored:"true"` skips a field and `required:"true"` demands that
+// its variable be set (when it has no default), whatever other layers say.
+// As in envconfig, a field with an `envconfig:"NAME"` tag also reads the
+// bare NAME when the prefixed variable is unset: PORT may feed
+// SVC_SERVER_PORT. Values are parsed by envconfig: numbers, bools,
+// durations, comma-separated slices, "k:v,k2:v2" maps, and types with Decode,
+// Set or UnmarshalText methods.
+//
+// # Composing configurations
+//
+// A service nests the configurations of the packages it uses in one struct
+// and loads it in one call. Give each nested struct a `json` name for the
+// file and Consul document, and an envconfig name for the variables:
+//
+//	type Config struct {
+//		Server server.Config `json:"server" envconfig:"SERVER"`
+//		Kafka  kafka.Config  `json:"kafka"  envconfig:"KAFKA"`
+//		DB     DBConfig      `json:"db"     envconfig:"DB"`
+//	}
+//
+// With prefix "SVC" the server's port is then {"server": {"port": ...}} in
+// JSON and SVC_SERVER_PORT in the environment (or whatever the server's own
+// tags say below SERVER). Embedding a struct instead merges its fields into
+// the parent in both JSON and environment names, which invites collisions
+// between packages; nest them.
+//
+// # Consul
+//
+// Consul is reached through github.com/hashicorp/consul/api. Make the client
+// with api.NewClient(api.DefaultConfig()) so that the standard variables
+// apply: CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_HTTP_SSL, CONSUL_CACERT
+// and the rest. The key holds one JSON document.
+//
+// [WatchConsul] follows a key with blocking queries and hands each valid new
+// configuration to a callback; a bad update is reported and the previous
+// configuration stays. With [WatchLayers] every update goes through the same
+// layers as Load, so the environment still wins over Consul.
+//
+// # Secrets
+//
+// Tag secret fields `secret:"true"`. [Redact] returns a copy with them
+// hidden, and [LogValue] the same as a [log/slog.Value], for printing or
+// logging a configuration.
+package config

@@ -1,0 +1,148 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"unicode/utf8"
+)
+
+// A JSONOption changes how a JSON document is decoded.
+type JSONOption func(*jsonOptions)
+
+type jsonOptions struct {
+	allowUnknown bool
+	name         string
+}
+
+// AllowUnknownFields makes the JSON loaders ignore object keys that match no
+// field of the target. By default an unknown key is an error, because it is
+// usually a typo that would otherwise be silently ignored.
+func AllowUnknownFields() JSONOption {
+	return func(o *jsonOptions) { o.allowUnknown = true }
+}
+
+// SourceName sets the name by which [LoadJSON] refers to its reader in
+// errors. The default is "json".
+func SourceName(name string) JSONOption {
+	return func(o *jsonOptions) { o.name = name }
+}
+
+func newJSONOptions(name string, opts []JSONOption) jsonOptions {
+	o := jsonOptions{name: name}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	return o
+}
+
+// LoadJSONFile decodes the JSON document in the file at path into v, which
+// must be a non-nil pointer. Keys absent from the document leave the
+// corresponding fields of v unchanged; objects are merged into existing maps
+// and structs, arrays replace slices.
+//
+// Errors are *[Error] values naming the file and, where it applies, the line,
+// column and field. A missing file gives an error that wraps
+// [io/fs.ErrNotExist].
+func LoadJSONFile(path string, v any, opts ...JSONOption) error {
+	o := newJSONOptions(fileSourceName(path), opts)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is already in the source name
+		}
+		return &Error{Source: o.name, Err: err}
+	}
+	return decodeJSON(data, v, o)
+}
+
+// LoadJSON decodes the JSON document read from r into v, which must be a
+// non-nil pointer, with the same rules as [LoadJSONFile]. Errors call the
+// source "json" unless [SourceName] says otherwise.
+func LoadJSON(r io.Reader, v any, opts ...JSONOption) error {
+	o := newJSONOptions("json", opts)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return &Error{Source: o.name, Err: err}
+	}
+	return decodeJSON(data, v, o)
+}
+
+// decodeJSON decodes one JSON document from data into v and turns the
+// decoder's errors into *Error values with a position and a field path.
+func decodeJSON(data []byte, v any, o jsonOptions) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if !o.allowUnknown {
+		dec.DisallowUnknownFields()
+	}
+	err := dec.Decode(v)
+	if err == nil {
+		// A document is exactly one value: reject anything after it.
+		rest := int(dec.InputOffset())
+		for rest < len(data) && isJSONSpace(data[rest]) {
+			rest++
+		}
+		if rest < len(data) {
+			e := &Error{Source: o.name, Err: errors.New("invalid data after the top-level value")}
+			e.Line, e.Column = position(data, rest)
+			return e
+		}
+		return nil
+	}
+
+	e := &Error{Source: o.name, Err: err}
+	var (
+		syntaxErr *json.SyntaxError
+		typeErr   *json.UnmarshalTypeError
+		invalid   *json.InvalidUnmarshalError
+	)
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		e.Err = errors.New("unexpected end of JSON input")
+		e.Line, e.Column = position(data, len(data))
+	case errors.As(err, &syntaxErr):
+		// Offset counts the bytes read, including the offending one.
+		e.Err = errors.New(syntaxErr.Error())
+		e.Line, e.Column = position(data, int(syntaxErr.Offset)-1)
+	case errors.As(err, &typeErr):
+		e.Err = fmt.Errorf("cannot unmarshal %s into %s", typeErr.Value, typeErr.Type)
+		e.Field = typeErr.Field
+		if path, at, ok := locateValue(data, typeErr.Offset); ok {
+			e.Field = path
+			e.Line, e.Column = position(data, at)
+		}
+	case errors.As(err, &invalid):
+		e.Err = fmt.Errorf("cannot decode into %T: target must be a non-nil pointer", v)
+	default:
+		if key, ok := unknownFieldKey(err); ok {
+			e.Err = errors.New("unknown field")
+			e.Field = key
+			if path, at, found := locateUnknown(data, v); found {
+				e.Field = path
+				e.Line, e.Column = position(data, at)
+			}
+		}
+		// Anything else comes from a type's own UnmarshalJSON or
+		// UnmarshalText; json reports no position for those.
+	}
+	return e
+}
+
+// position converts a byte offset into a 1-based line and column; the column
+// counts runes.
+func position(data []byte, off int) (line, col int) {
+	off = max(0, min(off, len(data)))
+	before := data[:off]
+	line = 1 + bytes.Count(before, []byte{'\n'})
+	lineStart := bytes.LastIndexByte(before, '\n') + 1
+	return line, utf8.RuneCount(before[lineStart:]) + 1
+}
+
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
