@@ -21,6 +21,20 @@
 // something a caller asks for returns an error wrapping [ErrNotSupported]; it
 // never silently ignores the request.
 //
+// # Consuming
+//
+// [Consume] runs a [Handler] over a Subscriber's messages until its context
+// is cancelled. A nil result acknowledges the message. An error is retried
+// in-process with exponential backoff and jitter ([RetryPolicy]); after the
+// last attempt the message goes to the dead-letter [Publisher] given with
+// [WithDeadLetter], with attributes naming the failure, or is Nacked when
+// there is none, so it is never dropped. Retrying in-process, rather than
+// by Nack, keeps per-key order ([WithOrderedKeys]) and exact attempt counts
+// on every backend, Kafka included. A panic in a handler counts as a failed
+// attempt. Cancelling the context stops fetching, Nacks what was received
+// but not started, lets running handlers finish within the drain timeout,
+// stops the subscriber and returns its terminal error.
+//
 // # Stopping
 //
 // [Subscriber.Stop] stops fetching, hands messages that were prefetched but

@@ -82,7 +82,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) er
 		}
 		batch[i] = pubsub.Message{Key: customer, Payload: body, Attributes: map[string]string{"order-id": strconv.Itoa(i)}}
 	}
-	if err := pub.(pubsub.MultiPublisher).PublishBatch(ctx, batch); err != nil {
+	if err := pub.PublishBatch(ctx, batch); err != nil {
 		return fmt.Errorf("publish orders: %w", err)
 	}
 

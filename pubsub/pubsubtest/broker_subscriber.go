@@ -1,0 +1,325 @@
+package pubsubtest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/seed8104ecd5/gizmo/pubsub"
+)
+
+// Defaults for the options of [Broker.NewSubscriber].
+const (
+	DefaultDrainTimeout   = 30 * time.Second
+	DefaultPrefetch       = 16
+	DefaultMaxOutstanding = 1000
+)
+
+// SubscriberOption configures a subscriber returned by [Broker.NewSubscriber].
+type SubscriberOption func(*subscriberOptions)
+
+type subscriberOptions struct {
+	drain          time.Duration
+	prefetch       int
+	maxOutstanding int
+}
+
+// WithDrainTimeout sets how long Stop waits for delivered messages to be
+// settled. Messages still unsettled then are handed back for redelivery and
+// Stop returns an error saying how many there were. The default is
+// [DefaultDrainTimeout].
+func WithDrainTimeout(d time.Duration) SubscriberOption {
+	return func(o *subscriberOptions) { o.drain = d }
+}
+
+// WithPrefetch sets how many messages the subscriber leases from the
+// subscription at a time, ahead of the application receiving them. Prefetched
+// messages are handed back at once by Stop. The default is [DefaultPrefetch].
+func WithPrefetch(n int) SubscriberOption {
+	return func(o *subscriberOptions) { o.prefetch = n }
+}
+
+// WithMaxOutstanding caps the messages leased to the subscriber and not yet
+// settled, prefetched ones included; the subscriber fetches no more until
+// some are settled. The default is [DefaultMaxOutstanding].
+func WithMaxOutstanding(n int) SubscriberOption {
+	return func(o *subscriberOptions) { o.maxOutstanding = n }
+}
+
+// subscriber implements pubsub.Subscriber. One goroutine, started by Start,
+// leases batches from the subscription and hands them out one by one on an
+// unbuffered channel.
+type subscriber struct {
+	s       *subscription
+	opts    subscriberOptions
+	ch      chan pubsub.SubscriberMessage
+	wakeCh  chan struct{} // capacity 1: a wake-up is never lost
+	stopCh  chan struct{}
+	drained chan struct{} // capacity 1: outstanding reached zero while stopping
+	done    chan struct{} // closed once ch is closed and err, stopErr are final
+	stopReq atomic.Bool
+
+	startOnce sync.Once
+	stopOnce  sync.Once
+	err       error
+	stopErr   error
+
+	// Guarded by s.mu.
+	outstanding   int
+	inWaiters     bool
+	creditBlocked bool
+	stopping      bool
+	gone          bool
+}
+
+var _ pubsub.Subscriber = (*subscriber)(nil)
+
+func newSubscriber(s *subscription, opts []SubscriberOption) (*subscriber, error) {
+	o := subscriberOptions{drain: DefaultDrainTimeout, prefetch: DefaultPrefetch, maxOutstanding: DefaultMaxOutstanding}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	switch {
+	case o.drain < 0:
+		return nil, fmt.Errorf("pubsubtest: new subscriber of %q: negative drain timeout %v", s.name, o.drain)
+	case o.prefetch < 1:
+		return nil, fmt.Errorf("pubsubtest: new subscriber of %q: prefetch %d, want at least 1", s.name, o.prefetch)
+	case o.maxOutstanding < 1:
+		return nil, fmt.Errorf("pubsubtest: new subscriber of %q: max outstanding %d, want at least 1", s.name, o.maxOutstanding)
+	}
+	return &subscriber{
+		s:       s,
+		opts:    o,
+		ch:      make(chan pubsub.SubscriberMessage),
+		wakeCh:  make(chan struct{}, 1),
+		stopCh:  make(chan struct{}),
+		drained: make(chan struct{}, 1),
+		done:    make(chan struct{}),
+	}, nil
+}
+
+// Start starts delivering and returns the unbuffered delivery channel.
+func (r *subscriber) Start() <-chan pubsub.SubscriberMessage {
+	r.startOnce.Do(func() {
+		go func() {
+			r.run()
+			close(r.done)
+		}()
+	})
+	return r.ch
+}
+
+// Err returns the terminal error once the channel is closed: nil after Stop,
+// an error wrapping pubsub.ErrSubscriptionNotFound after the subscription was
+// deleted, one wrapping pubsub.ErrClosed after the broker was closed.
+func (r *subscriber) Err() error {
+	select {
+	case <-r.done:
+		return r.err
+	default:
+		return nil
+	}
+}
+
+// Stop hands prefetched messages back, waits up to the drain timeout for
+// delivered ones to be settled, hands back the rest and closes the channel.
+// It returns an error if the drain timeout cut the wait short.
+func (r *subscriber) Stop() error {
+	r.stopOnce.Do(func() {
+		r.stopReq.Store(true)
+		close(r.stopCh)
+		r.startOnce.Do(func() {
+			r.s.mu.Lock()
+			r.gone = true
+			r.s.mu.Unlock()
+			close(r.ch)
+			close(r.done)
+		})
+	})
+	<-r.done
+	return r.stopErr
+}
+
+func (r *subscriber) signal() {
+	select {
+	case r.wakeCh <- struct{}{}:
+	default:
+	}
+}
+
+// released is called when one of r's leases ends. r.s.mu must be held.
+func (r *subscriber) released() {
+	r.outstanding--
+	if r.creditBlocked && r.outstanding < r.opts.maxOutstanding {
+		r.creditBlocked = false
+		r.signal()
+	}
+	if r.stopping && r.outstanding == 0 {
+		select {
+		case r.drained <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (r *subscriber) run() {
+	s := r.s
+	var pending, sent []lease
+	for {
+		s.mu.Lock()
+		if s.err != nil {
+			s.mu.Unlock()
+			r.terminated()
+			return
+		}
+		now := s.b.now()
+		s.delivered(sent, now)
+		sent = sent[:0]
+		if r.stopReq.Load() {
+			s.mu.Unlock()
+			r.stop(nil, nil)
+			return
+		}
+		n := min(r.opts.prefetch, r.opts.maxOutstanding-r.outstanding)
+		pending = s.leaseTo(r, n, now, pending[:0])
+		if len(pending) == 0 {
+			if n <= 0 {
+				r.creditBlocked = true
+			} else if !r.inWaiters {
+				r.inWaiters = true
+				s.waiters = append(s.waiters, r)
+			}
+			s.mu.Unlock()
+			select {
+			case <-r.wakeCh:
+				continue
+			case <-r.stopCh:
+				r.stop(nil, nil)
+			case <-s.quit:
+				r.terminated()
+			}
+			return
+		}
+		s.mu.Unlock()
+		for i, l := range pending {
+			if l.e.gen.Load() != l.gen {
+				continue // the lease lapsed while prefetched; the message is ready again
+			}
+			if r.stopReq.Load() {
+				r.stop(sent, pending[i:])
+				return
+			}
+			d := &delivery{l: l, r: r}
+			select {
+			case r.ch <- d:
+				sent = append(sent, l)
+				continue
+			default:
+			}
+			// The application is busy: start the deadlines of what it
+			// already has before waiting for it.
+			if len(sent) > 0 {
+				s.mu.Lock()
+				if s.err == nil {
+					s.delivered(sent, s.b.now())
+				}
+				s.mu.Unlock()
+				sent = sent[:0]
+			}
+			select {
+			case r.ch <- d:
+				sent = append(sent, l)
+			case <-r.stopCh:
+				r.stop(sent, pending[i:])
+				return
+			case <-s.quit:
+				r.terminated()
+				return
+			}
+		}
+	}
+}
+
+// stop carries out Stop: sent are leases delivered whose deadline has not
+// been restarted yet, rest are prefetched leases never delivered.
+func (r *subscriber) stop(sent, rest []lease) {
+	s := r.s
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		r.terminated()
+		return
+	}
+	s.delivered(sent, s.b.now())
+	for i := len(rest) - 1; i >= 0; i-- {
+		if l := rest[i]; s.current(l) && l.e.owner == r {
+			l.e.attempts-- // never delivered
+			s.requeue(l.e)
+		}
+	}
+	if r.inWaiters {
+		for i, w := range s.waiters {
+			if w == r {
+				s.waiters = append(s.waiters[:i], s.waiters[i+1:]...)
+				break
+			}
+		}
+		r.inWaiters = false
+	}
+	r.stopping = true
+	wait := r.outstanding > 0
+	s.mu.Unlock()
+
+	if wait {
+		timer := time.NewTimer(r.opts.drain)
+		select {
+		case <-r.drained:
+		case <-timer.C:
+		case <-s.quit:
+		}
+		timer.Stop()
+	}
+
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		r.terminated()
+		return
+	}
+	if n := r.outstanding; n > 0 {
+		var mine []*entry
+		for e := s.leased.head; e != nil; e = e.next {
+			if e.owner == r {
+				mine = append(mine, e)
+			}
+		}
+		for _, e := range s.extended {
+			if e.owner == r {
+				mine = append(mine, e)
+			}
+		}
+		for i := len(mine) - 1; i >= 0; i-- {
+			s.requeue(mine[i])
+		}
+		r.stopErr = fmt.Errorf("pubsubtest: subscriber of %q: %d messages not settled within the drain timeout %v were handed back for redelivery", s.name, n, r.opts.drain)
+		s.b.logger.LogAttrs(context.Background(), slog.LevelWarn, "pubsubtest: drain timeout",
+			slog.String("subscription", s.name), slog.Int("unsettled", n), slog.Duration("timeout", r.opts.drain))
+	}
+	r.gone = true
+	s.mu.Unlock()
+	close(r.ch)
+}
+
+// terminated closes the channel after the subscription ended.
+func (r *subscriber) terminated() {
+	r.s.mu.Lock()
+	r.err = r.s.err
+	r.gone = true
+	r.s.mu.Unlock()
+	close(r.ch)
+}

@@ -1,0 +1,328 @@
+package pubsubtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"testing"
+	"time"
+
+	"github.com/seed8104ecd5/gizmo/pubsub"
+)
+
+// Harness plugs a backend into [RunConformance]. The suite runs its cases in
+// parallel, so a Harness must be safe for concurrent use.
+type Harness interface {
+	// CreateTopic creates a topic with a name no other call returns, and
+	// registers its removal with t.Cleanup.
+	CreateTopic(ctx context.Context, t testing.TB) (topic string, err error)
+	// CreateSubscription creates a new subscription (queue, consumer group)
+	// that receives every message published to topic from now on, and
+	// registers its removal with t.Cleanup. Subscribers of the harness must
+	// honour the ack deadline and drain timeout stated in Capabilities.
+	CreateSubscription(ctx context.Context, t testing.TB, topic string, opts SubscriptionOptions) (subscription string, err error)
+	// NewPublisher returns a publisher for topic. For a topic that does not
+	// exist it returns, here or on the first publish, an error wrapping
+	// pubsub.ErrTopicNotFound.
+	NewPublisher(ctx context.Context, topic string) (pubsub.Publisher, error)
+	// NewSubscriber returns a subscriber of subscription. For one that does
+	// not exist it returns, here or through Err once the channel closes, an
+	// error wrapping pubsub.ErrSubscriptionNotFound.
+	NewSubscriber(ctx context.Context, subscription string) (pubsub.Subscriber, error)
+	// Capabilities describes the backend as the harness sets it up.
+	Capabilities() Capabilities
+}
+
+// SubscriptionOptions asks [Harness.CreateSubscription] for a kind of
+// subscription.
+type SubscriptionOptions struct {
+	// OrderedKeys asks for per-key ordered delivery (see
+	// [FeatureOrderedKeys]).
+	OrderedKeys bool
+}
+
+// Feature names a part of the contract a backend may be unable to provide.
+// A backend declares such gaps in [Capabilities.Gaps]; the cases that test
+// the feature are then skipped with the stated reason. No other case ever
+// skips.
+type Feature string
+
+// Features the conformance suite can be told to skip.
+const (
+	// FeatureAckDeadline: a delivery not settled within the ack deadline is
+	// redelivered, and ExtendDoneDeadline postpones that.
+	FeatureAckDeadline Feature = "AckDeadline"
+	// FeatureOrderedKeys: on a subscription created with OrderedKeys, no
+	// message with key K is delivered while an earlier message with key K
+	// is outstanding, across all subscribers and redeliveries.
+	FeatureOrderedKeys Feature = "OrderedKeys"
+	// FeatureStableIDs: a redelivered message keeps its ID.
+	FeatureStableIDs Feature = "StableIDs"
+	// FeatureBatch: publishers implement pubsub.MultiPublisher.
+	FeatureBatch Feature = "Batch"
+)
+
+// Capabilities tells the suite how long to wait and what to skip.
+type Capabilities struct {
+	// AckDeadline is the ack deadline (visibility timeout) of the
+	// subscriptions the harness creates. It is required unless
+	// FeatureAckDeadline is a gap. Several checks that something did not
+	// happen wait one and a half times this long, and the checks that Nack
+	// and Stop hand messages back promptly expect them within half of it,
+	// so a few seconds is a good value.
+	AckDeadline time.Duration
+	// DrainTimeout is how long Stop of the harness's subscribers waits for
+	// delivered messages to be settled. It is required.
+	DrainTimeout time.Duration
+	// Timeout bounds every wait for something that should happen (a
+	// delivery, a channel closing), on top of any deadline involved. Zero
+	// means 10 seconds.
+	Timeout time.Duration
+	// Gaps lists the features the backend cannot provide, each with the
+	// reason, reported when its cases are skipped.
+	Gaps map[Feature]string
+	// MissingTopic and MissingSubscription name a topic and a subscription
+	// that do not exist. Empty means a made-up random name.
+	MissingTopic        string
+	MissingSubscription string
+}
+
+// suite is the state shared by the cases of one RunConformance call.
+type suite struct {
+	h    Harness
+	caps Capabilities
+	run  string // unique per call, prefixed to payloads
+}
+
+type conformanceCase struct {
+	name    string
+	feature Feature // skipped when the harness declares this gap
+	fn      func(t *testing.T, s *suite)
+}
+
+// RunConformance runs the pubsub conformance suite against the backend h
+// plugs in. Each part of the contract is a subtest with a stable name
+// (RoundTrip/Binary, Nack, StopHandsBackPrefetched, ...), so that a
+// failure names the broken promise. The subtests run in parallel; every wait
+// is bounded, so a broken backend fails rather than hangs.
+func RunConformance(t *testing.T, h Harness) {
+	t.Helper()
+	caps := h.Capabilities()
+	caps.Gaps = maps.Clone(caps.Gaps)
+	if caps.Timeout <= 0 {
+		caps.Timeout = 10 * time.Second
+	}
+	if _, gap := caps.Gaps[FeatureAckDeadline]; !gap && caps.AckDeadline <= 0 {
+		t.Fatal("pubsubtest: Capabilities.AckDeadline must be set unless FeatureAckDeadline is a gap")
+	}
+	if caps.DrainTimeout <= 0 {
+		t.Fatal("pubsubtest: Capabilities.DrainTimeout must be set")
+	}
+	if caps.MissingTopic == "" {
+		caps.MissingTopic = "gizmo-missing-topic-" + randomHex()
+	}
+	if caps.MissingSubscription == "" {
+		caps.MissingSubscription = "gizmo-missing-sub-" + randomHex()
+	}
+	s := &suite{h: h, caps: caps, run: randomHex()}
+	for _, c := range conformanceCases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			if c.feature != "" {
+				if reason, gap := s.caps.Gaps[c.feature]; gap {
+					t.Skipf("backend lacks %s: %s", c.feature, reason)
+				}
+			}
+			c.fn(t, s)
+		})
+	}
+}
+
+var conformanceCases = []conformanceCase{
+	{name: "RoundTrip", fn: testRoundTrip},
+	{name: "Backlog", fn: testBacklog},
+	{name: "CompetingConsumers", fn: testCompetingConsumers},
+	{name: "FanOut", fn: testFanOut},
+	{name: "Batch", feature: FeatureBatch, fn: testBatch},
+	{name: "Nack", fn: testNack},
+	{name: "StableIDs", feature: FeatureStableIDs, fn: testStableIDs},
+	{name: "DeadlineRedelivery", feature: FeatureAckDeadline, fn: testDeadlineRedelivery},
+	{name: "ExtendDeadline", feature: FeatureAckDeadline, fn: testExtendDeadline},
+	{name: "DoneNotRedelivered", fn: testDoneNotRedelivered},
+	{name: "KeyOrder", feature: FeatureOrderedKeys, fn: testKeyOrder},
+	{name: "StopClean", fn: testStopClean},
+	{name: "StopWaitsForInFlight", fn: testStopWaitsForInFlight},
+	{name: "StopInFlightRedelivered", fn: testStopInFlightRedelivered},
+	{name: "StopHandsBackPrefetched", fn: testStopHandsBackPrefetched},
+	{name: "ContextCanceled", fn: testContextCanceled},
+	{name: "TopicNotFound", fn: testTopicNotFound},
+	{name: "SubscriptionNotFound", fn: testSubscriptionNotFound},
+	{name: "PublishAfterClose", fn: testPublishAfterClose},
+}
+
+func randomHex() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// promptWait is how long a message handed back (Nack, Stop) may take to
+// come again: half the ack deadline, so that a backend that merely lets the
+// deadline lapse fails.
+func (s *suite) promptWait() time.Duration {
+	if _, gap := s.caps.Gaps[FeatureAckDeadline]; gap {
+		return s.caps.Timeout
+	}
+	return s.caps.AckDeadline / 2
+}
+
+// quietWait is how long the suite watches for a message that must not come.
+func (s *suite) quietWait() time.Duration {
+	if _, gap := s.caps.Gaps[FeatureAckDeadline]; gap {
+		return 2 * time.Second
+	}
+	return s.caps.AckDeadline * 3 / 2
+}
+
+// redeliveryWait bounds the wait for a message whose lease lapses.
+func (s *suite) redeliveryWait() time.Duration {
+	return 2*s.caps.AckDeadline + s.caps.Timeout
+}
+
+// payload returns a payload unique to this run, test and i.
+func (s *suite) payload(t testing.TB, i int) []byte {
+	return fmt.Appendf(nil, "%s|%s|%d", s.run, t.Name(), i)
+}
+
+func (s *suite) topic(t testing.TB) string {
+	t.Helper()
+	name, err := s.h.CreateTopic(t.Context(), t)
+	if err != nil {
+		t.Fatalf("harness: create topic: %v", err)
+	}
+	return name
+}
+
+func (s *suite) subscription(t testing.TB, topic string, opts SubscriptionOptions) string {
+	t.Helper()
+	name, err := s.h.CreateSubscription(t.Context(), t, topic, opts)
+	if err != nil {
+		t.Fatalf("harness: create subscription on %q: %v", topic, err)
+	}
+	return name
+}
+
+// topicAndSub creates a topic with one subscription.
+func (s *suite) topicAndSub(t testing.TB) (topic, sub string) {
+	t.Helper()
+	topic = s.topic(t)
+	return topic, s.subscription(t, topic, SubscriptionOptions{})
+}
+
+func (s *suite) publisher(t testing.TB, topic string) pubsub.Publisher {
+	t.Helper()
+	p, err := s.h.NewPublisher(t.Context(), topic)
+	if err != nil {
+		t.Fatalf("NewPublisher(%q): %v", topic, err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// subscriber returns a subscriber that is stopped (within a bound) when the
+// test ends.
+func (s *suite) subscriber(t testing.TB, sub string) pubsub.Subscriber {
+	t.Helper()
+	r, err := s.h.NewSubscriber(t.Context(), sub)
+	if err != nil {
+		t.Fatalf("NewSubscriber(%q): %v", sub, err)
+	}
+	t.Cleanup(func() { _, _ = s.stop(t, r) })
+	return r
+}
+
+// stop calls Stop and waits for it at most DrainTimeout plus Timeout. ok is
+// false, and the test marked failed, if Stop did not return by then.
+func (s *suite) stop(t testing.TB, r pubsub.Subscriber) (err error, ok bool) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- r.Stop() }()
+	limit := s.caps.DrainTimeout + s.caps.Timeout
+	select {
+	case err = <-done:
+		return err, true
+	case <-time.After(limit):
+		t.Errorf("Stop did not return within %v (drain timeout %v)", limit, s.caps.DrainTimeout)
+		return nil, false
+	}
+}
+
+func (s *suite) publish(t testing.TB, p pubsub.Publisher, key string, payload []byte, opts ...pubsub.PublishOption) {
+	t.Helper()
+	if err := p.PublishRaw(t.Context(), key, payload, opts...); err != nil {
+		t.Fatalf("PublishRaw(key %q, payload %q): %v", key, payload, err)
+	}
+}
+
+// recv returns the next message from ch, failing the test if none arrives
+// within d or the channel closes.
+func confRecv(t testing.TB, ch <-chan pubsub.SubscriberMessage, d time.Duration, what string) pubsub.SubscriberMessage {
+	t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case m, ok := <-ch:
+		if !ok {
+			t.Fatalf("waiting for %s: the subscriber's channel closed", what)
+		}
+		return m
+	case <-timer.C:
+		t.Fatalf("waiting for %s: nothing delivered within %v", what, d)
+		return nil
+	}
+}
+
+// expectNone fails the test if anything is delivered on ch within d.
+func confExpectNone(t testing.TB, ch <-chan pubsub.SubscriberMessage, d time.Duration, why string) {
+	t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case m, ok := <-ch:
+		if !ok {
+			t.Fatalf("%s: the subscriber's channel closed", why)
+		}
+		t.Fatalf("%s: got message %q (ID %q) within %v", why, m.Message(), m.ID(), d)
+	case <-timer.C:
+	}
+}
+
+// waitClosed fails the test unless ch is closed within d. Messages that
+// arrive meanwhile are counted and Nacked.
+func confWaitClosed(t testing.TB, ch <-chan pubsub.SubscriberMessage, d time.Duration) (extra int) {
+	t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case m, ok := <-ch:
+			if !ok {
+				return extra
+			}
+			extra++
+			_ = m.Nack()
+		case <-timer.C:
+			t.Fatalf("the subscriber's channel was not closed within %v", d)
+			return extra
+		}
+	}
+}
+
+func confAttempt(m pubsub.SubscriberMessage) int {
+	if a, ok := m.(pubsub.DeliveryAttempter); ok {
+		return a.DeliveryAttempt()
+	}
+	return 0
+}
