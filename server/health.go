@@ -1,0 +1,67 @@
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/pprof"
+
+	"github.com/seed8104ecd5/gizmo/web"
+)
+
+// healthz is the liveness endpoint: the process is up and serving.
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	_ = web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readinessBody is the JSON the readiness endpoint returns. Check errors
+// are logged, not sent: the endpoint is usually reachable from outside.
+type readinessBody struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks,omitempty"`
+}
+
+// readyz is the readiness endpoint: 200 {"status":"ok"} while ready, 503
+// {"status":"unavailable"} while a check fails, and 503
+// {"status":"shutting down"} once shutdown has started.
+func readyz(rd *Readiness, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		results, err := rd.Check(r.Context())
+		body := readinessBody{Status: "ok"}
+		if len(results) > 0 {
+			body.Checks = make(map[string]string, len(results))
+		}
+		for _, res := range results {
+			if res.Err != nil {
+				body.Checks[res.Name] = "failed"
+				logger.LogAttrs(r.Context(), slog.LevelWarn, "readiness check failed",
+					slog.String("check", res.Name), slog.Any("error", res.Err))
+			} else {
+				body.Checks[res.Name] = "ok"
+			}
+		}
+		status := http.StatusOK
+		switch {
+		case err == ErrShuttingDown:
+			status, body.Status = http.StatusServiceUnavailable, "shutting down"
+		case err != nil:
+			status, body.Status = http.StatusServiceUnavailable, "unavailable"
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		_ = web.WriteJSON(w, status, body)
+	})
+}
+
+// mountPprof mounts the net/http/pprof handlers under /debug/pprof/
+// explicitly; http.DefaultServeMux is never touched.
+func (s *SimpleServer) mountPprof() {
+	get := []string{http.MethodGet}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addLocked(get, "/debug/pprof/", http.HandlerFunc(pprof.Index), slog.LevelInfo)
+	s.addLocked(get, "/debug/pprof/cmdline", http.HandlerFunc(pprof.Cmdline), slog.LevelInfo)
+	s.addLocked(append(get, http.MethodPost), "/debug/pprof/symbol", http.HandlerFunc(pprof.Symbol), slog.LevelInfo)
+	s.addLocked(get, "/debug/pprof/profile", http.HandlerFunc(pprof.Profile), slog.LevelInfo)
+	s.addLocked(get, "/debug/pprof/trace", http.HandlerFunc(pprof.Trace), slog.LevelInfo)
+	// Named profiles (heap, goroutine, allocs, ...) are served by Index.
+	s.addLocked(get, "/debug/pprof/{profile}", http.HandlerFunc(pprof.Index), slog.LevelInfo)
+}

@@ -1,0 +1,218 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// RequestIDMetadataKey is the gRPC metadata key that carries a request ID.
+// RPCServer honours a well-formed ID sent by the client, generates one
+// otherwise, and returns it in the response header metadata under the same
+// key. gRPC metadata keys are lower case; the HTTP side uses the equivalent
+// X-Request-ID header.
+const RequestIDMetadataKey = "x-request-id"
+
+// rpcObserver is the observability that RPCServer wraps around every call:
+// request IDs, trace propagation, panic recovery, metrics and access logs.
+// Its unary and stream interceptors are installed as the outermost
+// interceptors of the gRPC server, so that interceptors supplied by the user
+// run inside them and are covered by recovery, metrics and logs.
+type rpcObserver struct {
+	logger     *slog.Logger
+	metrics    *rpcMetrics // nil disables metrics
+	propagator propagation.TextMapPropagator
+	tracer     trace.Tracer // nil when tracing is off
+}
+
+// internalErrorMessage is all a client learns about a recovered panic.
+const internalErrorMessage = "internal error"
+
+// start does the per-call work that precedes the handler: it settles the
+// request ID, extracts the remote trace context and starts the server span.
+// The span is nil when tracing is off.
+func (o *rpcObserver) start(ctx context.Context, method string) (context.Context, string, trace.Span) {
+	var id string
+	// ValueFromIncomingContext avoids copying the whole metadata map.
+	if vals := metadata.ValueFromIncomingContext(ctx, RequestIDMetadataKey); len(vals) > 0 && validRequestID(vals[0]) {
+		id = vals[0]
+	} else {
+		id = newRequestID()
+	}
+	// The same accessor, RequestID(ctx), serves HTTP and gRPC handlers.
+	ctx = ContextWithRequestID(ctx, id)
+	if o.tracer == nil {
+		return ctx, id, nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	ctx = o.propagator.Extract(ctx, metadataCarrier(md))
+	ctx, span := o.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer))
+	if span.IsRecording() {
+		span.SetAttributes(
+			attribute.String("rpc.system", "grpc"),
+			attribute.String("rpc.method", method),
+			attribute.String("request.id", id),
+		)
+	}
+	return ctx, id, span
+}
+
+// finish records the outcome of a call: span status, metrics and the access
+// log line.
+func (o *rpcObserver) finish(ctx context.Context, span trace.Span, method, id string, kind string, began time.Time, err error) {
+	elapsed := time.Since(began)
+	code := status.Code(err)
+	var sc trace.SpanContext
+	if span != nil {
+		if span.IsRecording() {
+			span.SetAttributes(attribute.Int("rpc.grpc.status_code", int(code)))
+			if isServerFault(code) {
+				span.SetStatus(otelcodes.Error, code.String())
+			}
+		}
+		sc = span.SpanContext()
+		span.End()
+	}
+	if o.metrics != nil {
+		o.metrics.observe(method, code, elapsed)
+	}
+	level := slog.LevelInfo
+	switch {
+	case isServerFault(code):
+		level = slog.LevelError
+	case strings.HasPrefix(method, "/grpc.health.v1.Health/"):
+		// Probes are frequent; the HTTP side logs /healthz and /readyz at
+		// Debug too.
+		level = slog.LevelDebug
+	}
+	if !o.logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 7)
+	attrs = append(attrs,
+		slog.String("method", method),
+		slog.String("kind", kind),
+		slog.String("code", code.String()),
+		slog.Duration("duration", elapsed),
+		slog.String("request_id", id),
+	)
+	if sc.HasTraceID() {
+		attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", status.Convert(err).Message()))
+	}
+	o.logger.LogAttrs(ctx, level, "grpc call", attrs...)
+}
+
+// recovered turns a recovered panic value into the error the client sees,
+// logging the panic and its stack. The client gets codes.Internal with a
+// fixed message; the panic text stays in the server log.
+func (o *rpcObserver) recovered(ctx context.Context, method, id string, p any) error {
+	o.logger.LogAttrs(ctx, slog.LevelError, "grpc handler panic",
+		slog.String("method", method),
+		slog.String("request_id", id),
+		slog.String("panic", fmt.Sprint(p)),
+		slog.String("stack", string(debug.Stack())),
+	)
+	return status.Error(codes.Internal, internalErrorMessage)
+}
+
+// unary is the outermost unary interceptor of an RPCServer.
+func (o *rpcObserver) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	began := time.Now()
+	ctx, id, span := o.start(ctx, info.FullMethod)
+	// The header is sent with the response; an error here only means the
+	// transport is already gone, which the handler will see as well.
+	_ = grpc.SetHeader(ctx, metadata.MD{RequestIDMetadataKey: {id}})
+	defer func() {
+		if p := recover(); p != nil {
+			resp, err = nil, o.recovered(ctx, info.FullMethod, id, p)
+		}
+		o.finish(ctx, span, info.FullMethod, id, "unary", began, err)
+	}()
+	return handler(ctx, req)
+}
+
+// stream is the outermost stream interceptor of an RPCServer.
+func (o *rpcObserver) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	began := time.Now()
+	ctx, id, span := o.start(ss.Context(), info.FullMethod)
+	_ = ss.SetHeader(metadata.MD{RequestIDMetadataKey: {id}})
+	defer func() {
+		if p := recover(); p != nil {
+			err = o.recovered(ctx, info.FullMethod, id, p)
+		}
+		o.finish(ctx, span, info.FullMethod, id, streamKind(info), began, err)
+	}()
+	return handler(srv, &contextStream{ServerStream: ss, ctx: ctx})
+}
+
+// streamKind names the shape of a streaming method for the access log.
+func streamKind(info *grpc.StreamServerInfo) string {
+	switch {
+	case info.IsClientStream && info.IsServerStream:
+		return "bidi_stream"
+	case info.IsClientStream:
+		return "client_stream"
+	default:
+		return "server_stream"
+	}
+}
+
+// contextStream is a grpc.ServerStream whose Context carries the request ID
+// and span that the stream interceptor added.
+type contextStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+// Context returns the stream's context with the interceptor's values.
+func (s *contextStream) Context() context.Context { return s.ctx }
+
+// isServerFault reports whether a status code means the server, not the
+// caller, is at fault; such calls are logged at error level.
+func isServerFault(c codes.Code) bool {
+	switch c {
+	case codes.Unknown, codes.Internal, codes.DataLoss, codes.Unimplemented:
+		return true
+	}
+	return false
+}
+
+// metadataCarrier adapts incoming gRPC metadata to the otel TextMapCarrier
+// interface, so that a propagator can read W3C traceparent/tracestate (or
+// whatever the configured propagator uses) from it.
+type metadataCarrier metadata.MD
+
+// Get returns the first value for key.
+func (c metadataCarrier) Get(key string) string {
+	if vals := metadata.MD(c).Get(key); len(vals) > 0 {
+		return vals[0]
+	}
+	return ""
+}
+
+// Set replaces the values for key. Extraction never calls it.
+func (c metadataCarrier) Set(key, value string) { metadata.MD(c).Set(key, value) }
+
+// Keys lists the metadata keys.
+func (c metadataCarrier) Keys() []string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	return keys
+}

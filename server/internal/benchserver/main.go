@@ -1,0 +1,115 @@
+// Command benchserver serves one JSON endpoint for load tests, either from
+// a bare net/http handler or from server.SimpleServer with its default
+// middleware, on 127.0.0.1 only. scripts/bench-http.sh drives it with wrk.
+//
+//	benchserver -mode bare   -port 18080
+//	benchserver -mode mux    -port 18082   (gorilla/mux router, no middleware)
+//	benchserver -mode simple -port 18081 [-log]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"strconv"
+
+	"github.com/gorilla/mux"
+	"github.com/seed8104ecd5/gizmo/server"
+	"github.com/seed8104ecd5/gizmo/web"
+)
+
+type user struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+var payload = user{ID: "42", Name: "Ann Example", Email: "ann@example.com"}
+
+func handler(w http.ResponseWriter, _ *http.Request) {
+	_ = web.WriteJSON(w, http.StatusOK, payload)
+}
+
+type users struct{}
+
+func (users) Prefix() string                         { return "/users" }
+func (users) Middleware(h http.Handler) http.Handler { return h }
+func (users) Endpoints() []server.Endpoint {
+	return []server.Endpoint{
+		{Method: http.MethodGet, Path: "/me", Handler: http.HandlerFunc(handler)},
+		{Method: http.MethodGet, Path: "/{id}", Handler: http.HandlerFunc(handler)},
+	}
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "benchserver:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	mode := flag.String("mode", "simple", "bare, mux or simple")
+	port := flag.Int("port", 18080, "port on 127.0.0.1")
+	accessLog := flag.Bool("log", false, "simple mode: write JSON access logs to io.Discard")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until exit")
+	flag.Parse()
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	ctx, stop := server.SignalContext(context.Background())
+	defer stop()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(*port))
+
+	switch *mode {
+	case "bare", "mux":
+		var h http.Handler = http.HandlerFunc(handler)
+		if *mode == "mux" {
+			r := mux.NewRouter()
+			for _, ep := range (users{}).Endpoints() {
+				r.Path("/users" + ep.Path).Methods(ep.Method).Handler(ep.Handler)
+			}
+			h = r
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: h}
+		go func() { <-ctx.Done(); _ = srv.Close() }()
+		if err := srv.Serve(ln); err != http.ErrServerClosed {
+			return err
+		}
+		return nil
+	case "simple":
+		var opts []server.Option
+		if *accessLog {
+			opts = append(opts, server.WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))))
+		}
+		s, err := server.NewSimpleServer(server.Config{HTTPAddr: "127.0.0.1", HTTPPort: *port}, opts...)
+		if err != nil {
+			return err
+		}
+		if err := s.Register(users{}); err != nil {
+			return err
+		}
+		return s.Run(ctx)
+	}
+	return fmt.Errorf("unknown -mode %q", *mode)
+}

@@ -1,0 +1,389 @@
+package server
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestSimpleGracefulShutdownUnderLoad(t *testing.T) {
+	const n = 200
+	var inFlight atomic.Int32
+	release := make(chan struct{})
+	slow := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		inFlight.Add(1)
+		select {
+		case <-release:
+		case <-time.After(30 * time.Second): // bound the test if it goes wrong
+		}
+		_, _ = io.WriteString(w, "done")
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	s := newTestSimple(t, Config{DrainDelay: 2 * time.Second, ShutdownTimeout: 20 * time.Second}, WithListener(ln))
+	if err := s.Register(httpSvc{eps: []Endpoint{{Method: "GET", Path: "/slow", Handler: slow}}}); err != nil {
+		t.Fatal(err)
+	}
+	stop := startRun(t, s)
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}, Timeout: 60 * time.Second}
+	defer client.CloseIdleConnections()
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	results := make(chan result, n)
+	for range n {
+		go func() {
+			resp, err := client.Get("http://" + addr + "/slow")
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			results <- result{resp.StatusCode, string(b), err}
+		}()
+	}
+	eventually(t, "200 requests in flight", func() bool { return inFlight.Load() == n })
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+
+	// Readiness fails during the drain, while the listener still accepts.
+	probe := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	var readyBody string
+	eventually(t, "readiness to fail", func() bool {
+		resp, err := probe.Get("http://" + addr + "/readyz")
+		if err != nil {
+			t.Fatalf("readiness probe during drain: %v", err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		readyBody = string(b)
+		return resp.StatusCode == http.StatusServiceUnavailable
+	})
+	if !strings.Contains(readyBody, "shutting down") {
+		t.Errorf("readiness body during drain: %q", readyBody)
+	}
+	// After the drain the listener closes: new connections are refused
+	// while the slow requests are still running.
+	eventually(t, "new connections to be refused", func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return false
+		}
+		return true
+	})
+	if got := inFlight.Load(); got != n {
+		t.Fatalf("in flight = %d, want %d", got, n)
+	}
+	close(release)
+	for range n {
+		r := <-results
+		if r.err != nil || r.status != http.StatusOK || r.body != "done" {
+			t.Fatalf("in-flight request: status %d body %q err %v", r.status, r.body, r.err)
+		}
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("Run after graceful shutdown = %v, want nil", err)
+	}
+}
+
+func TestSimpleShutdownDeadlineForcesClose(t *testing.T) {
+	block := make(chan struct{})
+	defer close(block)
+	var entered atomic.Bool
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newTestSimple(t, Config{ShutdownTimeout: 200 * time.Millisecond}, WithListener(ln))
+	_ = s.Register(httpSvc{eps: []Endpoint{{Method: "GET", Path: "/stuck", Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		entered.Store(true)
+		<-block
+	})}}})
+	stop := startRun(t, s)
+	go func() {
+		resp, err := http.Get("http://" + ln.Addr().String() + "/stuck")
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	eventually(t, "request to start", entered.Load)
+	err = stop()
+	if err == nil || !strings.Contains(err.Error(), "did not finish within 200ms") {
+		t.Errorf("Run = %v, want a forced-close error", err)
+	}
+}
+
+func TestSignalContext(t *testing.T) {
+	ctx, stop := SignalContext(context.Background())
+	defer stop()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("context not cancelled by SIGTERM")
+	}
+	// A cancelled parent cancels it too.
+	parent, cancel := context.WithCancel(context.Background())
+	ctx2, stop2 := SignalContext(parent)
+	defer stop2()
+	cancel()
+	<-ctx2.Done()
+}
+
+func TestSimpleRunBindError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	s := newTestSimple(t, Config{HTTPAddr: "127.0.0.1", HTTPPort: port})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = s.Run(ctx)
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("Run on a used port = %v, want EADDRINUSE", err)
+	}
+	if ctx.Err() != nil {
+		t.Error("Run waited for the context instead of returning the bind error")
+	}
+	if err := s.Run(ctx); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("second Run = %v", err)
+	}
+	err = s.Register(httpSvc{eps: []Endpoint{{Method: "GET", Path: "/late", Handler: textHandler("")}}})
+	if err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Errorf("Register after Run = %v", err)
+	}
+}
+
+func TestSimpleRunReturnsServeError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newTestSimple(t, Config{DrainDelay: time.Hour}, WithListener(ln))
+	done := make(chan error, 1)
+	go func() { done <- s.Run(context.Background()) }()
+	eventually(t, "server to serve", func() bool {
+		resp, err := http.Get("http://" + ln.Addr().String() + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+	ln.Close() // the listener fails under the running server
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Run = %v, want the listener's error", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return after its listener failed (the drain delay must be skipped)")
+	}
+	if !s.Readiness().ShuttingDown() {
+		t.Error("readiness still passing after the listener failed")
+	}
+}
+
+func TestSimpleReadHeaderTimeout(t *testing.T) {
+	_, addr, _ := runOn(t, Config{HTTPReadHeaderTimeout: 200 * time.Millisecond})
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	_, err = io.ReadAll(conn) // until the server closes
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("server kept a connection with unfinished headers open for 15s")
+	}
+	// A client that finishes its headers is served.
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("healthz: %d", resp.StatusCode)
+	}
+}
+
+// writeSelfSignedCert writes a certificate for 127.0.0.1 and its key into
+// dir and returns the file names and a pool trusting the certificate.
+func writeSelfSignedCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "gizmo test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+func TestSimpleTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := writeSelfSignedCert(t, dir)
+	_, addr, stop := runOn(t, Config{TLSCertFile: certFile, TLSKeyFile: keyFile})
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get("https://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS == nil {
+		t.Errorf("https healthz: %d, TLS %v", resp.StatusCode, resp.TLS != nil)
+	}
+	// Plain HTTP to the TLS port is not served.
+	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Error("plain HTTP request to TLS port got 200")
+		}
+	}
+	if err := stop(); err != nil {
+		t.Errorf("Run = %v", err)
+	}
+
+	// Unreadable key pair: NewSimpleServer fails, naming the fields.
+	_, err = NewSimpleServer(Config{TLSCertFile: certFile, TLSKeyFile: filepath.Join(dir, "missing.pem")})
+	if err == nil || !strings.Contains(err.Error(), "TLS_KEY_FILE") {
+		t.Errorf("missing key file: %v", err)
+	}
+}
+
+func TestSimpleHealthAndReadiness(t *testing.T) {
+	s := newTestSimple(t, Config{HealthPath: "/live", ReadyPath: "/ready"})
+	var dbDown atomic.Bool
+	dbDown.Store(true)
+	s.AddReadinessCheck("db", func(context.Context) error {
+		if dbDown.Load() {
+			return errors.New("db down")
+		}
+		return nil
+	})
+	s.AddReadinessCheck("cache", func(context.Context) error { return nil })
+	var hooks atomic.Int32
+	s.Readiness().OnShutdown(func() { hooks.Add(1) })
+
+	get := func(path string) (int, map[string]any) {
+		rec := serveReq(s, mustRequest(t, "GET", path))
+		return rec.Code, decodeBody(t, rec.Body.Bytes())
+	}
+	if code, body := get("/live"); code != 200 || body["status"] != "ok" {
+		t.Errorf("liveness: %d %v", code, body)
+	}
+	code, body := get("/ready")
+	checks, _ := body["checks"].(map[string]any)
+	if code != 503 || body["status"] != "unavailable" || checks["db"] != "failed" || checks["cache"] != "ok" {
+		t.Errorf("readiness with failing check: %d %v", code, body)
+	}
+	if strings.Contains(serveReq(s, mustRequest(t, "GET", "/ready")).Body.String(), "db down") {
+		t.Error("readiness leaks the check error text")
+	}
+	dbDown.Store(false)
+	if code, body := get("/ready"); code != 200 || body["status"] != "ok" {
+		t.Errorf("readiness with passing checks: %d %v", code, body)
+	}
+	s.AddReadinessCheck("panicky", func(context.Context) error { panic("oops") })
+	if code, _ := get("/ready"); code != 503 {
+		t.Errorf("readiness with panicking check: %d", code)
+	}
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(s.Readiness().StartShutdown)
+	}
+	wg.Wait()
+	if code, body := get("/ready"); code != 503 || body["status"] != "shutting down" {
+		t.Errorf("readiness after StartShutdown: %d %v", code, body)
+	}
+	if hooks.Load() != 1 {
+		t.Errorf("OnShutdown hook ran %d times, want 1", hooks.Load())
+	}
+	if code, _ := get("/live"); code != 200 {
+		t.Errorf("liveness during shutdown: %d", code)
+	}
+}
+
+func TestSimplePprof(t *testing.T) {
+	off := newTestSimple(t, Config{})
+	if rec := serveReq(off, mustRequest(t, "GET", "/debug/pprof/")); rec.Code != 404 {
+		t.Errorf("pprof off by default: got %d", rec.Code)
+	}
+	on := newTestSimple(t, Config{EnablePprof: true})
+	if rec := serveReq(on, mustRequest(t, "GET", "/debug/pprof/")); rec.Code != 200 || !strings.Contains(rec.Body.String(), "goroutine") {
+		t.Errorf("pprof index: %d", rec.Code)
+	}
+	if rec := serveReq(on, mustRequest(t, "GET", "/debug/pprof/goroutine?debug=1")); rec.Code != 200 || !strings.Contains(rec.Body.String(), "goroutine profile") {
+		t.Errorf("pprof goroutine: %d %.80q", rec.Code, rec.Body.String())
+	}
+}
+
+func mustRequest(t testing.TB, method, target string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.RemoteAddr = "192.0.2.1:1234"
+	return req
+}

@@ -1,0 +1,147 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+
+	"github.com/gorilla/mux"
+)
+
+// reqState is the one per-request allocation of the default middleware.
+// It is at once:
+//   - the http.ResponseWriter every layer writes through (it records status
+//     and bytes for logs and metrics), and
+//   - the request's context.Context: it embeds the incoming context and
+//     answers Value(requestIDKey{}) with itself, and mux's keys with the
+//     routing results (see dispatcher), which saves three
+//     context.WithValue and two Request.WithContext per request. Done, Err and Deadline are the embedded
+//     context's, so cancellation propagates exactly as before.
+//
+// The route handler reached through the router fills in route; a JSON
+// endpoint fills in err. Nothing else mutates it after the handler returns.
+type reqState struct {
+	context.Context
+	w           http.ResponseWriter
+	id          string
+	idHeader    [1]string
+	status      int
+	bytes       int64
+	wroteHeader bool
+	hijacked    bool
+	route       *routeInfo
+	err         error // error a JSON endpoint returned, for the access log
+
+	// Routing results, set by dispatcher and served to mux.Vars and
+	// mux.CurrentRoute through Value.
+	match    mux.RouteMatch
+	keys     *muxKeys
+	vars     map[string]string
+	muxRoute *mux.Route
+}
+
+// Value implements context.Context.
+func (s *reqState) Value(key any) any {
+	if _, ok := key.(requestIDKey); ok {
+		return s
+	}
+	if s.keys != nil {
+		switch key {
+		case s.keys.vars:
+			if s.vars != nil {
+				return s.vars
+			}
+			return nil
+		case s.keys.route:
+			if s.muxRoute != nil {
+				return s.muxRoute
+			}
+			return nil
+		}
+	}
+	return s.Context.Value(key)
+}
+
+// stateOf returns the reqState of the request ctx belongs to, or nil.
+func stateOf(ctx context.Context) *reqState {
+	st, _ := ctx.Value(requestIDKey{}).(*reqState)
+	return st
+}
+
+// Header implements http.ResponseWriter.
+func (s *reqState) Header() http.Header { return s.w.Header() }
+
+// WriteHeader implements http.ResponseWriter. Informational 1xx statuses
+// other than 101 pass through without counting as the final status.
+func (s *reqState) WriteHeader(code int) {
+	if !s.wroteHeader && (code < 100 || code > 199 || code == http.StatusSwitchingProtocols) {
+		s.status = code
+		s.wroteHeader = true
+	}
+	s.w.WriteHeader(code)
+}
+
+// Write implements http.ResponseWriter.
+func (s *reqState) Write(b []byte) (int, error) {
+	if !s.wroteHeader {
+		s.status = http.StatusOK
+		s.wroteHeader = true
+	}
+	n, err := s.w.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+// ReadFrom keeps the sendfile fast path of the underlying writer.
+func (s *reqState) ReadFrom(src io.Reader) (int64, error) {
+	if !s.wroteHeader {
+		s.status = http.StatusOK
+		s.wroteHeader = true
+	}
+	var n int64
+	var err error
+	if rf, ok := s.w.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(writerOnly{s.w}, src)
+	}
+	s.bytes += n
+	return n, err
+}
+
+type writerOnly struct{ io.Writer }
+
+// Flush implements http.Flusher when the underlying writer does.
+func (s *reqState) Flush() {
+	if !s.wroteHeader {
+		s.status = http.StatusOK
+		s.wroteHeader = true
+	}
+	if f, ok := s.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Hijack implements http.Hijacker when the underlying writer does.
+func (s *reqState) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := s.w.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("server: response writer does not support hijacking")
+	}
+	c, rw, err := hj.Hijack()
+	if err == nil {
+		s.hijacked = true
+		if !s.wroteHeader {
+			s.status = http.StatusSwitchingProtocols
+			s.wroteHeader = true
+		}
+	}
+	return c, rw, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (for
+// deadlines and full-duplex).
+func (s *reqState) Unwrap() http.ResponseWriter { return s.w }
