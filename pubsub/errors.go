@@ -26,6 +26,7 @@ var (
 // least one message failed. Errs has one entry per input message, in order;
 // a nil entry means that message was accepted.
 type BatchError struct {
+	// Errs holds one entry per input message, nil where it was accepted.
 	Errs []error
 }
 

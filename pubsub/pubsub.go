@@ -83,6 +83,7 @@ type SubscriberMessage interface {
 // first redelivery, and so on; 0 means unknown. [Consume] uses it so that a
 // message redelivered after a crash does not get a fresh retry budget.
 type DeliveryAttempter interface {
+	// DeliveryAttempt returns the 1-based delivery count, or 0 if unknown.
 	DeliveryAttempt() int
 }
 

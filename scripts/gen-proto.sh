@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # gen-proto.sh regenerates the committed Go code for the .proto files that
-# gizmo ships for its own tests (today: server/internal/testpb/echo.proto).
+# gizmo ships for its own tests: server/internal/testpb/echo.proto (package
+# server) and server/kit/internal/kitpb/items.proto (package server/kit).
 #
 # Toolchain (pinned; the generated code must compile against go.mod's
 # google.golang.org/protobuf v1.36.12 and google.golang.org/grpc v1.85.0):
@@ -42,9 +43,12 @@ if [[ "$(protoc-gen-go-grpc --version)" != "${want_grpc}" ]]; then
 fi
 
 cd "${root}"
-protoc \
-	--proto_path=server/internal/testpb \
-	--go_out=server/internal/testpb --go_opt=paths=source_relative \
-	--go-grpc_out=server/internal/testpb --go-grpc_opt=paths=source_relative \
-	server/internal/testpb/echo.proto
-echo "gen-proto.sh: regenerated server/internal/testpb"
+for proto in server/internal/testpb/echo.proto server/kit/internal/kitpb/items.proto; do
+	dir="$(dirname "${proto}")"
+	protoc \
+		--proto_path="${dir}" \
+		--go_out="${dir}" --go_opt=paths=source_relative \
+		--go-grpc_out="${dir}" --go-grpc_opt=paths=source_relative \
+		"${proto}"
+	echo "gen-proto.sh: regenerated ${dir}"
+done
