@@ -35,6 +35,7 @@ type rpcObserver struct {
 	metrics    *rpcMetrics // nil disables metrics
 	propagator propagation.TextMapPropagator
 	tracer     trace.Tracer // nil when tracing is off
+	idHeader   bool         // send the request ID back in the response header
 }
 
 // internalErrorMessage is all a client learns about a recovered panic.
@@ -134,9 +135,11 @@ func (o *rpcObserver) recovered(ctx context.Context, method, id string, p any) e
 func (o *rpcObserver) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	began := time.Now()
 	ctx, id, span := o.start(ctx, info.FullMethod)
-	// The header is sent with the response; an error here only means the
-	// transport is already gone, which the handler will see as well.
-	_ = grpc.SetHeader(ctx, metadata.MD{RequestIDMetadataKey: {id}})
+	if o.idHeader {
+		// The header is sent with the response; an error here only means
+		// the transport is already gone, which the handler will see too.
+		_ = grpc.SetHeader(ctx, metadata.MD{RequestIDMetadataKey: {id}})
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			resp, err = nil, o.recovered(ctx, info.FullMethod, id, p)
@@ -150,7 +153,9 @@ func (o *rpcObserver) unary(ctx context.Context, req any, info *grpc.UnaryServer
 func (o *rpcObserver) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 	began := time.Now()
 	ctx, id, span := o.start(ss.Context(), info.FullMethod)
-	_ = ss.SetHeader(metadata.MD{RequestIDMetadataKey: {id}})
+	if o.idHeader {
+		_ = ss.SetHeader(metadata.MD{RequestIDMetadataKey: {id}})
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			err = o.recovered(ctx, info.FullMethod, id, p)

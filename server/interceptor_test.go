@@ -151,6 +151,7 @@ func TestInterceptorRecoversPanic(t *testing.T) {
 
 func TestInterceptorRequestID(t *testing.T) {
 	o, _ := newTestObserver(t, io.Discard)
+	o.idHeader = true // as with WithRequestIDHeader
 	client := observedServer(t, o)
 
 	for _, tc := range []struct {

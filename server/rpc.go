@@ -34,7 +34,8 @@ type RPCService interface {
 // gRPC side gets the same observability from unary and stream
 // interceptors: panic recovery (codes.Internal, stack in the log), request
 // IDs in the "x-request-id" metadata ([RequestIDMetadataKey]; honoured or
-// generated, returned in the response header and by [RequestID]), trace
+// generated, returned by [RequestID], and with [WithRequestIDHeader] also in
+// the response header), trace
 // context extraction and a server span, Prometheus metrics
 // ([RPCHandledMetric], [RPCLatencyMetric]) on the same registry as the HTTP
 // metrics, and an access log line per call. It also serves the standard
@@ -80,7 +81,7 @@ func NewRPCServer(cfg Config, opts ...RPCOption) (*RPCServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	obs := &rpcObserver{logger: o.logger, metrics: metrics}
+	obs := &rpcObserver{logger: o.logger, metrics: metrics, idHeader: ro.idHeader}
 	if on, tp, prop := o.tracing(); on {
 		obs.tracer, obs.propagator = tp.Tracer(tracerName), prop
 	}

@@ -49,7 +49,8 @@ func ExampleRPCServer() {
 	httpLn, _ := net.Listen("tcp", "127.0.0.1:0")
 	rpcLn, _ := net.Listen("tcp", "127.0.0.1:0")
 	srv, err := server.NewRPCServer(server.Config{},
-		server.WithListener(httpLn), server.WithRPCListener(rpcLn))
+		server.WithListener(httpLn), server.WithRPCListener(rpcLn),
+		server.WithRequestIDHeader()) // echo x-request-id to gRPC clients
 	if err != nil {
 		fmt.Println(err)
 		return

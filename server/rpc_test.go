@@ -163,8 +163,36 @@ func TestRPCServerInterceptorChains(t *testing.T) {
 	}
 }
 
+func TestRPCServerRequestIDHeaderIsOptIn(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []RPCOption
+		want string
+	}{
+		{"default", nil, ""},
+		{"WithRequestIDHeader", []RPCOption{WithRequestIDHeader()}, "req-7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := startRPC(t, Config{}, tc.opts...)
+			client, _ := rpcDial(t, r.rpcAddr, nil)
+			ctx := metadata.AppendToOutgoingContext(rpcTestCtx(t), RequestIDMetadataKey, "req-7")
+			var header metadata.MD
+			resp, err := client.Echo(ctx, &testpb.EchoRequest{Message: cmdID}, grpc.Header(&header))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.GetMessage() != "req-7" {
+				t.Errorf("handler saw request ID %q, want req-7", resp.GetMessage())
+			}
+			if got := strings.Join(header.Get(RequestIDMetadataKey), ","); got != tc.want {
+				t.Errorf("response header %s = %q, want %q", RequestIDMetadataKey, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestRPCServerRequestIDAndTrace(t *testing.T) {
-	r := startRPC(t, Config{}, WithPropagator(propagation.TraceContext{}))
+	r := startRPC(t, Config{}, WithPropagator(propagation.TraceContext{}), WithRequestIDHeader())
 	client, _ := rpcDial(t, r.rpcAddr, nil)
 
 	ctx := metadata.AppendToOutgoingContext(rpcTestCtx(t), RequestIDMetadataKey, "req-42")

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/seed8104ecd5/gizmo/server"
+	"github.com/seed8104ecd5/gizmo/server/kit"
 	"github.com/seed8104ecd5/gizmo/server/kit/internal/kitpb"
 	"github.com/seed8104ecd5/gizmo/web"
 )
@@ -44,7 +45,7 @@ func httpDo(t testing.TB, r *running, method, path, body string) (int, http.Head
 // and checks that both run the same endpoint inside the same middleware.
 func TestSameEndpointBothTransports(t *testing.T) {
 	svc := newItemService()
-	r := start(t, svc)
+	r := start(t, svc, kit.WithServerOptions(server.WithRequestIDHeader()))
 
 	code, hdr, body := httpDo(t, r, http.MethodGet, "/items/a1", "")
 	if code != http.StatusOK {
