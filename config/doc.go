@@ -43,6 +43,17 @@
 // Unknown JSON keys are errors unless [AllowUnknownFields] is given: they are
 // nearly always typos.
 //
+// # Durations
+//
+// A time.Duration is written the same way in every source: "1m30s", in
+// time.ParseDuration syntax. The environment has always read it so (through
+// envconfig); the JSON loaders accept that string as well as the integer
+// count of nanoseconds that plain encoding/json requires, wherever the
+// duration sits (field, pointer, slice or array element, map value). A
+// string that is not a duration is an error naming the field:
+//
+//	config: cfg.json: line 3, column 14: server.shutdown_timeout: invalid duration "10 secs": want a number with a unit, such as "300ms" or "1m30s"
+//
 // # Environment variable names
 //
 // Names follow github.com/kelseyhightower/envconfig, whose tags are used
@@ -66,15 +77,16 @@
 //
 //	type Config struct {
 //		Server server.Config `json:"server" envconfig:"SERVER"`
-//		Kafka  kafka.Config  `json:"kafka"  envconfig:"KAFKA"`
 //		DB     DBConfig      `json:"db"     envconfig:"DB"`
 //	}
 //
-// With prefix "SVC" the server's port is then {"server": {"port": ...}} in
-// JSON and SVC_SERVER_PORT in the environment (or whatever the server's own
-// tags say below SERVER). Embedding a struct instead merges its fields into
-// the parent in both JSON and environment names, which invites collisions
-// between packages; nest them.
+// The nested packages' own tags apply below those names. With prefix "SVC"
+// the server's port is {"server": {"http_port": 8080}} in JSON and
+// SVC_SERVER_HTTP_PORT in the environment (or the bare HTTP_PORT, since
+// server.Config tags its fields with envconfig names). Embedding a struct
+// instead merges its fields into the parent in both JSON and environment
+// names, which invites collisions between packages; nest them. The package's
+// examples load server.Config this way.
 //
 // # Consul
 //

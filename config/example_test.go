@@ -8,11 +8,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/consul/api"
 	"github.com/seed8104ecd5/gizmo/config"
+	"github.com/seed8104ecd5/gizmo/server"
 )
 
 // HTTPConfig and StoreConfig stand for the Config structs that packages such
@@ -115,4 +117,50 @@ func ExampleWatchConsul() {
 	if err != nil {
 		log.Fatal(err)
 	}
+}
+
+// AppConfig is a real service's configuration: package server's Config
+// (kit.Config is the same type) next to the service's own settings.
+type AppConfig struct {
+	Server server.Config `json:"server" envconfig:"SERVER"`
+	Store  StoreConfig   `json:"store" envconfig:"STORE"`
+}
+
+// Package server's Config composes like any other struct: its json tags
+// name the keys below "server" and its envconfig tags the variables below
+// SVC_SERVER_. Durations are written "10s" in JSON as in the environment.
+func Example_serverConfig() {
+	dir, err := os.MkdirTemp("", "example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "app.json")
+	doc := `{"server": {"http_port": 9090, "shutdown_timeout": "10s"}, "store": {"url": "postgres://db/app"}}`
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		log.Fatal(err)
+	}
+	os.Setenv("APPSVC_SERVER_LOG_LEVEL", "debug")
+	defer os.Unsetenv("APPSVC_SERVER_LOG_LEVEL")
+
+	var cfg AppConfig
+	err = config.Load(context.Background(), &cfg,
+		config.Defaults(), config.File(path), config.Env("APPSVC"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	s := cfg.Server
+	fmt.Println(s.HTTPPort, s.RPCPort, s.ShutdownTimeout, s.HTTPReadTimeout, s.LogLevel, cfg.Store.URL)
+
+	// The loaded Config goes straight to the constructor.
+	if _, err := server.NewSimpleServer(cfg.Server); err != nil {
+		log.Fatal(err)
+	}
+
+	// A bad value names the source, the position and the field.
+	bad := strings.NewReader(`{"server": {"drain_delay": "2 sec"}}`)
+	fmt.Println(config.LoadJSON(bad, &cfg, config.SourceName("app.json")))
+	// Output:
+	// 9090 8081 10s 30s debug postgres://db/app
+	// config: app.json: line 1, column 28: server.drain_delay: invalid duration "2 sec": want a number with a unit, such as "300ms" or "1m30s"
 }

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/seed8104ecd5/gizmo/config"
 )
@@ -18,19 +19,23 @@ type fuzzInner struct {
 
 type fuzzCfg struct {
 	Base
-	S   string                `json:"s"`
-	I   int8                  `json:"i"`
-	U   uint                  `json:"u"`
-	F   float64               `json:"f"`
-	B   bool                  `json:"b"`
-	L   []fuzzInner           `json:"l"`
-	M   map[string]*fuzzInner `json:"m"`
-	P   *fuzzInner            `json:"p"`
-	A   any                   `json:"a"`
-	Arr [2]int                `json:"arr"`
+	S   string                    `json:"s"`
+	I   int8                      `json:"i"`
+	U   uint                      `json:"u"`
+	F   float64                   `json:"f"`
+	B   bool                      `json:"b"`
+	L   []fuzzInner               `json:"l"`
+	M   map[string]*fuzzInner     `json:"m"`
+	P   *fuzzInner                `json:"p"`
+	A   any                       `json:"a"`
+	Arr [2]int                    `json:"arr"`
+	D   time.Duration             `json:"d"`
+	DL  []time.Duration           `json:"dl"`
+	DM  map[string]*time.Duration `json:"dm"`
 }
 
-// FuzzLoadJSON checks that the JSON loader never panics, that every error is
+// FuzzLoadJSON checks that the JSON loader never panics (duration strings
+// included), that every error is
 // a *config.Error naming the source (and a field for type and unknown-field
 // errors) with a position inside the document, and that whatever it accepts
 // survives a round trip through json.Marshal unchanged.
@@ -39,6 +44,8 @@ func FuzzLoadJSON(f *testing.F) {
 		`{"s":"x","i":1,"u":2,"f":1.5,"b":true,"l":[{"x":"a","y":[1,2]}],"m":{"k":{"x":"b"},"n":null},"p":{"y":[]},"a":{"z":[1,"2",null]},"arr":[1,2],"region":"eu"}`,
 		`{"i": 300}`, `{"l": [{"x": 1}]}`, `{"m": {"k": {"q": 1}}}`, `{"S": "case"}`, "{\n\"p\": {\"x\": \"\xff\"}}",
 		`{"s": }`, `[`, `{} x`, ``, `null`, `{"arr": [1,2,3]}`, `{"a": 1e999}`,
+		`{"d": "1h2m3.5s", "dl": ["1ms", 5, "-2us"], "dm": {"a": "3m", "b": null}, "i": "x"}`,
+		`{"d": "9999999h"}`, `{"dl": ["1s" "2s"]}`, "{\"d\": \"1\u00b5s\", \"s\": 1}",
 	} {
 		f.Add([]byte(seed))
 	}

@@ -47,6 +47,9 @@ func newJSONOptions(name string, opts []JSONOption) jsonOptions {
 // corresponding fields of v unchanged; objects are merged into existing maps
 // and structs, arrays replace slices.
 //
+// A time.Duration may be given as a string in time.ParseDuration syntax
+// ("1m30s") or as an integer count of nanoseconds.
+//
 // Errors are *[Error] values naming the file and, where it applies, the line,
 // column and field. A missing file gives an error that wraps
 // [io/fs.ErrNotExist].
@@ -77,12 +80,25 @@ func LoadJSON(r io.Reader, v any, opts ...JSONOption) error {
 
 // decodeJSON decodes one JSON document from data into v and turns the
 // decoder's errors into *Error values with a position and a field path.
+//
+// Strings bound for time.Duration values are read in time.ParseDuration
+// syntax (see rewriteDurations); positions in errors always refer to data.
 func decodeJSON(data []byte, v any, o jsonOptions) error {
+	doc, err := rewriteDurations(data, v, o.name)
+	if err != nil {
+		return err
+	}
+	orig := data
+	data = doc.data
+	// pos gives the line and column in the original document of an offset
+	// in the decoded one.
+	pos := func(off int) (int, int) { return position(orig, doc.origOffset(off)) }
+
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if !o.allowUnknown {
 		dec.DisallowUnknownFields()
 	}
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil {
 		// A document is exactly one value: reject anything after it.
 		rest := int(dec.InputOffset())
@@ -91,7 +107,7 @@ func decodeJSON(data []byte, v any, o jsonOptions) error {
 		}
 		if rest < len(data) {
 			e := &Error{Source: o.name, Err: errors.New("invalid data after the top-level value")}
-			e.Line, e.Column = position(data, rest)
+			e.Line, e.Column = pos(rest)
 			return e
 		}
 		return nil
@@ -106,17 +122,17 @@ func decodeJSON(data []byte, v any, o jsonOptions) error {
 	switch {
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		e.Err = errors.New("unexpected end of JSON input")
-		e.Line, e.Column = position(data, len(data))
+		e.Line, e.Column = pos(len(data))
 	case errors.As(err, &syntaxErr):
 		// Offset counts the bytes read, including the offending one.
 		e.Err = errors.New(syntaxErr.Error())
-		e.Line, e.Column = position(data, int(syntaxErr.Offset)-1)
+		e.Line, e.Column = pos(int(syntaxErr.Offset) - 1)
 	case errors.As(err, &typeErr):
 		e.Err = fmt.Errorf("cannot unmarshal %s into %s", typeErr.Value, typeErr.Type)
 		e.Field = typeErr.Field
 		if path, at, ok := locateValue(data, typeErr.Offset); ok {
 			e.Field = path
-			e.Line, e.Column = position(data, at)
+			e.Line, e.Column = pos(at)
 		}
 	case errors.As(err, &invalid):
 		e.Err = fmt.Errorf("cannot decode into %T: target must be a non-nil pointer", v)
@@ -126,7 +142,7 @@ func decodeJSON(data []byte, v any, o jsonOptions) error {
 			e.Field = key
 			if path, at, found := locateUnknown(data, v); found {
 				e.Field = path
-				e.Line, e.Column = position(data, at)
+				e.Line, e.Column = pos(at)
 			}
 		}
 		// Anything else comes from a type's own UnmarshalJSON or

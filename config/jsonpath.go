@@ -24,6 +24,10 @@ type tokenWalker struct {
 	// visit is called before each value with its path and start offset; it
 	// returns false to stop the walk.
 	visit func(path string, start int) bool
+	// scalar is called after each string, number, bool or null with its
+	// path, its Go type (nil when unknown), the token and its offsets; it
+	// returns false to stop the walk.
+	scalar func(path string, t reflect.Type, tok any, start, end int) bool
 	// checkUnknown stops the walk at the first object key that names no
 	// field of the struct it decodes into, recording it in found/foundAt.
 	checkUnknown bool
@@ -55,7 +59,8 @@ func (w *tokenWalker) start() int {
 // walk reads one value at path whose Go type is t (nil when unknown). It
 // returns false when the walk was stopped or the input ended early.
 func (w *tokenWalker) walk(path string, t reflect.Type) bool {
-	if w.visit != nil && !w.visit(path, w.start()) {
+	start := w.start()
+	if w.visit != nil && !w.visit(path, start) {
 		return false
 	}
 	tok, err := w.dec.Token()
@@ -94,6 +99,10 @@ func (w *tokenWalker) walk(path string, t reflect.Type) bool {
 			}
 		}
 		_, err = w.dec.Token() // ']'
+	default:
+		if w.scalar != nil && !w.scalar(path, t, tok, start, int(w.dec.InputOffset())) {
+			return false
+		}
 	}
 	return err == nil
 }
@@ -194,7 +203,7 @@ func memberType(t reflect.Type, key string) (reflect.Type, bool) {
 
 // lookupJSONField finds the field encoding/json would fill for key: the
 // shallowest exact match, or failing that the shallowest case-insensitive
-// one.
+// one. The type is nil for a field with the ",string" option.
 func lookupJSONField(t reflect.Type, key string) (reflect.Type, bool) {
 	var fold reflect.Type
 	foldDepth := -1
@@ -211,7 +220,7 @@ func lookupJSONField(t reflect.Type, key string) (reflect.Type, bool) {
 			if tag == "-" {
 				continue
 			}
-			name, _, _ := strings.Cut(tag, ",")
+			name, opts, _ := strings.Cut(tag, ",")
 			if f.Anonymous && name == "" {
 				ft := f.Type
 				if ft.Kind() == reflect.Pointer {
@@ -228,10 +237,16 @@ func lookupJSONField(t reflect.Type, key string) (reflect.Type, bool) {
 			if name == "" {
 				name = f.Name
 			}
+			ft := f.Type
+			if hasOption(opts, "string") {
+				// The value is a string holding a scalar literal, not
+				// what the field's type alone suggests.
+				ft = nil
+			}
 			if name == key && (exactDepth < 0 || depth < exactDepth) {
-				exact, exactDepth = f.Type, depth
+				exact, exactDepth = ft, depth
 			} else if strings.EqualFold(name, key) && (foldDepth < 0 || depth < foldDepth) {
-				fold, foldDepth = f.Type, depth
+				fold, foldDepth = ft, depth
 			}
 		}
 	}
@@ -243,4 +258,16 @@ func lookupJSONField(t reflect.Type, key string) (reflect.Type, bool) {
 		return fold, true
 	}
 	return nil, false
+}
+
+// hasOption reports whether the comma-separated json tag options include opt.
+func hasOption(opts, opt string) bool {
+	for opts != "" {
+		var o string
+		o, opts, _ = strings.Cut(opts, ",")
+		if o == opt {
+			return true
+		}
+	}
+	return false
 }

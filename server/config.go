@@ -34,8 +34,9 @@ const (
 // [Config.WithDefaults] to make them explicit. The constructors apply the
 // defaults and call [Config.Validate] themselves.
 //
-// Durations in JSON are integers in nanoseconds (encoding/json's handling of
-// time.Duration); in the environment they use time.ParseDuration syntax ("5s").
+// Durations use time.ParseDuration syntax ("5s") in the environment and in
+// JSON read by package config's loaders, which also accept integer
+// nanoseconds; plain encoding/json accepts only the integers.
 type Config struct {
 	// HTTPAddr is the host or IP the HTTP listener binds to. Empty means all
 	// interfaces.
