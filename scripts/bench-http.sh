@@ -1,33 +1,39 @@
 #!/usr/bin/env bash
 # Load-test SimpleServer (default middleware) against a bare net/http handler
 # serving the same JSON, with wrk on 127.0.0.1, alternating the servers in
-# one session. A third server, the same handler behind a plain gorilla/mux
-# router, separates the router's cost from the middleware's. For each round it prints requests/sec and the server's CPU
-# time per request (utime+stime of the server process from /proc, divided by
-# the requests wrk completed); then medians and the simple/bare ratios.
+# one session. Two more servers separate the costs: "limits" is the bare
+# handler on an http.Server with SimpleServer's default timeouts and header
+# limit, "mux" the bare handler behind a plain gorilla/mux router.
 #
-# On a shared, noisy machine req/s swings with whatever else runs; CPU per
-# request is much steadier, and bare_cpu/simple_cpu is the throughput ratio
-# the two would have on a dedicated core.
+# For each round it prints requests/sec and the server's CPU time per
+# request (utime+stime of the server process from /proc, divided by the
+# requests wrk completed); then medians and the ratios to bare. On a shared,
+# noisy machine req/s swings with whatever else runs; CPU per request is
+# much steadier, and bare_cpu/other_cpu is the throughput ratio the two
+# would have on a dedicated core.
 #
 #   scripts/bench-http.sh [rounds=3] [duration=10s] [connections=32] [extra benchserver flags for simple, e.g. -log]
 #
-# With PIN=1 (and taskset available) both servers run on CPU 1 and wrk on
-# CPU 0.
+# MODES (default "bare simple limits mux") picks the servers; bare must be
+# first. With PIN=1 (and taskset available) the servers run on CPU 1 and
+# wrk on CPU 0.
 set -euo pipefail
 
 ROUNDS=${1:-3}
 DURATION=${2:-10s}
 CONNS=${3:-32}
 SIMPLE_FLAGS=${4:-}
-BARE_PORT=18180
-SIMPLE_PORT=18181
-MUX_PORT=18182
+read -r -a MODES <<<"${MODES:-bare simple limits mux}"
+BASE_PORT=18180
 
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null; then
 	echo "wrk not found: apt-get install -y wrk" >&2
 	exit 1
+fi
+if [[ "${MODES[0]}" != bare ]]; then
+	echo "MODES must start with bare" >&2
+	exit 2
 fi
 
 BIN=$(mktemp -d)/benchserver
@@ -40,16 +46,21 @@ if [[ "${PIN:-0}" == 1 ]] && command -v taskset >/dev/null; then
 	WRK_PIN=(taskset -c 0)
 fi
 
-"${SRV_PIN[@]}" "$BIN" -mode bare -port "$BARE_PORT" &
-BARE_PID=$!
-# shellcheck disable=SC2086
-"${SRV_PIN[@]}" "$BIN" -mode simple -port "$SIMPLE_PORT" $SIMPLE_FLAGS &
-SIMPLE_PID=$!
-"${SRV_PIN[@]}" "$BIN" -mode mux -port "$MUX_PORT" &
-MUX_PID=$!
-trap 'kill "$BARE_PID" "$SIMPLE_PID" "$MUX_PID" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+PIDS=()
+PORTS=()
+trap 'kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+for i in "${!MODES[@]}"; do
+	port=$((BASE_PORT + i))
+	flags=()
+	if [[ "${MODES[$i]}" == simple && -n "$SIMPLE_FLAGS" ]]; then
+		read -r -a flags <<<"$SIMPLE_FLAGS"
+	fi
+	"${SRV_PIN[@]}" "$BIN" -mode "${MODES[$i]}" -port "$port" "${flags[@]}" &
+	PIDS+=($!)
+	PORTS+=("$port")
+done
 
-for port in "$BARE_PORT" "$SIMPLE_PORT" "$MUX_PORT"; do
+for port in "${PORTS[@]}"; do
 	for _ in $(seq 50); do
 		curl -fsS "http://127.0.0.1:$port/users/42" >/dev/null 2>&1 && break
 		sleep 0.1
@@ -71,23 +82,41 @@ run() {
 		END {printf "%s %.2f\n", r, (a - b) / t * 1e6 / n}'
 }
 
-# Warm up all three.
-for port in "$BARE_PORT" "$SIMPLE_PORT" "$MUX_PORT"; do
+# Warm up every server.
+for port in "${PORTS[@]}"; do
 	wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$port/users/42" >/dev/null
 done
 
-BR=() BC=() SR=() SC=() MR=() MC=()
+# Each round runs every server once, starting with a different one each
+# round so that no server always follows the same neighbour. The per-round
+# ratio to bare pairs runs taken seconds apart.
+declare -A RPS CPU RR CR
+N=${#MODES[@]}
 for r in $(seq "$ROUNDS"); do
-	read -r br bc < <(run "http://127.0.0.1:$BARE_PORT/users/42" "$BARE_PID")
-	read -r sr sc < <(run "http://127.0.0.1:$SIMPLE_PORT/users/42" "$SIMPLE_PID")
-	read -r mr mc < <(run "http://127.0.0.1:$MUX_PORT/users/42" "$MUX_PID")
-	BR+=("$br") BC+=("$bc") SR+=("$sr") SC+=("$sc") MR+=("$mr") MC+=("$mc")
-	echo "round $r: bare $br req/s ${bc}us CPU/req | simple $sr req/s ${sc}us CPU/req | mux $mr req/s ${mc}us CPU/req"
+	declare -A rps_r cpu_r
+	for k in $(seq 0 $((N - 1))); do
+		i=$(((k + r) % N))
+		read -r rps cpu < <(run "http://127.0.0.1:${PORTS[$i]}/users/42" "${PIDS[$i]}")
+		rps_r[$i]=$rps cpu_r[$i]=$cpu
+	done
+	line="round $r:"
+	for i in "${!MODES[@]}"; do
+		RPS[$i]+="${rps_r[$i]} " CPU[$i]+="${cpu_r[$i]} "
+		RR[$i]+="$(awk -v a="${rps_r[$i]}" -v b="${rps_r[0]}" 'BEGIN {print a/b}') "
+		CR[$i]+="$(awk -v a="${cpu_r[0]}" -v b="${cpu_r[$i]}" 'BEGIN {print a/b}') "
+		line+=" ${MODES[$i]} ${rps_r[$i]} req/s ${cpu_r[$i]}us CPU/req |"
+	done
+	echo "${line% |}"
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-MBR=$(median "${BR[@]}") MSR=$(median "${SR[@]}") MBC=$(median "${BC[@]}") MSC=$(median "${SC[@]}")
-MMR=$(median "${MR[@]}") MMC=$(median "${MC[@]}")
+# shellcheck disable=SC2086
+median() { printf '%s\n' $1 | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 ratio() { awk -v n="$1" -v d="$2" 'BEGIN {printf "%.3f", n/d}'; }
-echo "median req/s: bare $MBR, simple $MSR, mux $MMR; simple/bare $(ratio "$MSR" "$MBR"), mux/bare $(ratio "$MMR" "$MBR")"
-echo "median CPU/request: bare ${MBC}us, simple ${MSC}us, mux ${MMC}us; throughput ratio (bare CPU / simple CPU) $(ratio "$MBC" "$MSC"), (bare / mux) $(ratio "$MBC" "$MMC")"
+BR=$(median "${RPS[0]}") BC=$(median "${CPU[0]}")
+printf '%-8s %12s %14s %12s %12s %12s %12s\n' server "median req/s" "median CPU/req" "req/s ratio" "CPU ratio" "paired req/s" "paired CPU"
+for i in "${!MODES[@]}"; do
+	mr=$(median "${RPS[$i]}") mc=$(median "${CPU[$i]}")
+	printf '%-8s %12s %12sus %12s %12s %12.3f %12.3f\n' "${MODES[$i]}" "$mr" "$mc" "$(ratio "$mr" "$BR")" "$(ratio "$BC" "$mc")" "$(median "${RR[$i]}")" "$(median "${CR[$i]}")"
+done
+echo "(req/s ratio = median req/s / bare's; CPU ratio = bare's median CPU per request / this server's;"
+echo " paired = median over rounds of the same ratios taken within one round)"

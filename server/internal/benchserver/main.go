@@ -4,6 +4,7 @@
 //
 //	benchserver -mode bare   -port 18080
 //	benchserver -mode mux    -port 18082   (gorilla/mux router, no middleware)
+//	benchserver -mode limits -port 18083   (bare handler, SimpleServer's http.Server limits)
 //	benchserver -mode simple -port 18081 [-log]
 package main
 
@@ -16,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 
@@ -55,11 +57,22 @@ func main() {
 }
 
 func run() error {
-	mode := flag.String("mode", "simple", "bare, mux or simple")
+	mode := flag.String("mode", "simple", "bare, mux, limits or simple")
 	port := flag.Int("port", 18080, "port on 127.0.0.1")
 	accessLog := flag.Bool("log", false, "simple mode: write JSON access logs to io.Discard")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until exit")
+	memProfile := flag.String("memprofile", "", "write an allocation profile to this file at exit")
 	flag.Parse()
+
+	if *memProfile != "" {
+		runtime.MemProfileRate = 4096
+		defer func() {
+			if f, err := os.Create(*memProfile); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				_ = f.Close()
+			}
+		}()
+	}
 
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -78,7 +91,7 @@ func run() error {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(*port))
 
 	switch *mode {
-	case "bare", "mux":
+	case "bare", "mux", "limits":
 		var h http.Handler = http.HandlerFunc(handler)
 		if *mode == "mux" {
 			r := mux.NewRouter()
@@ -92,6 +105,16 @@ func run() error {
 			return err
 		}
 		srv := &http.Server{Handler: h}
+		if *mode == "limits" {
+			// The timeouts and header limit SimpleServer applies by default,
+			// without its router or middleware.
+			cfg := server.Config{}.WithDefaults()
+			srv.ReadTimeout = cfg.HTTPReadTimeout
+			srv.ReadHeaderTimeout = cfg.HTTPReadHeaderTimeout
+			srv.WriteTimeout = cfg.HTTPWriteTimeout
+			srv.IdleTimeout = cfg.HTTPIdleTimeout
+			srv.MaxHeaderBytes = cfg.MaxHeaderBytes
+		}
 		go func() { <-ctx.Done(); _ = srv.Close() }()
 		if err := srv.Serve(ln); err != http.ErrServerClosed {
 			return err
