@@ -27,6 +27,7 @@ type Source interface {
 // Validator is implemented by configuration types that check themselves.
 // [Load] and [WatchConsul] call Validate after every source has been applied.
 type Validator interface {
+	// Validate reports the first problem with the loaded value, or nil.
 	Validate() error
 }
 

@@ -23,6 +23,7 @@ import (
 // implementation, which must implement the description's handler type.
 type RPCService interface {
 	Service
+	// Service returns the gRPC service description and its implementation.
 	Service() (desc *grpc.ServiceDesc, impl any)
 }
 

@@ -83,9 +83,11 @@ type Capabilities struct {
 	// Gaps lists the features the backend cannot provide, each with the
 	// reason, reported when its cases are skipped.
 	Gaps map[Feature]string
-	// MissingTopic and MissingSubscription name a topic and a subscription
-	// that do not exist. Empty means a made-up random name.
-	MissingTopic        string
+	// MissingTopic names a topic that does not exist. Empty means a
+	// made-up random name.
+	MissingTopic string
+	// MissingSubscription names a subscription that does not exist. Empty
+	// means a made-up random name.
 	MissingSubscription string
 }
 

@@ -87,6 +87,7 @@ type RouterOption func(*mux.Router)
 // server's graceful-shutdown deadline. Its error is returned by Run, joined
 // with any serving error.
 type Shutdowner interface {
+	// Shutdown releases the service's resources before ctx expires.
 	Shutdown(ctx context.Context) error
 }
 
@@ -95,5 +96,6 @@ type Shutdowner interface {
 // makes Config.ReadyPath answer 503 and the gRPC health service answer
 // NOT_SERVING. Checks should honour ctx and return quickly.
 type ReadinessChecker interface {
+	// ReadinessChecks returns the checks by name.
 	ReadinessChecks() map[string]func(ctx context.Context) error
 }
