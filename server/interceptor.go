@@ -19,10 +19,10 @@ import (
 )
 
 // RequestIDMetadataKey is the gRPC metadata key that carries a request ID.
-// RPCServer honours a well-formed ID sent by the client, generates one
-// otherwise, and returns it in the response header metadata under the same
-// key. gRPC metadata keys are lower case; the HTTP side uses the equivalent
-// X-Request-ID header.
+// RPCServer honours a well-formed ID sent by the client and generates one
+// otherwise; with [WithRequestIDHeader] it also returns the ID in the
+// response header metadata under the same key. gRPC metadata keys are lower
+// case; the HTTP side uses the equivalent X-Request-ID header.
 const RequestIDMetadataKey = "x-request-id"
 
 // rpcObserver is the observability that RPCServer wraps around every call:
