@@ -118,12 +118,12 @@ func (r *subscriber) Start() <-chan pubsub.SubscriberMessage {
 // an error wrapping pubsub.ErrSubscriptionNotFound after the subscription was
 // deleted, one wrapping pubsub.ErrClosed after the broker was closed.
 func (r *subscriber) Err() error {
-	select {
-	case <-r.done:
-		return r.err
-	default:
-		return nil
-	}
+	// r.err is set under the lock before the channel is closed (see
+	// terminated), so a receiver that has seen the close reads the final
+	// value here; r.done is closed only later, when run returns.
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	return r.err
 }
 
 // Stop hands prefetched messages back, waits up to the drain timeout for
