@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"regexp"
+	"sync"
+
+	"github.com/seed8104ecd5/gizmo/pubsub"
+	"github.com/seed8104ecd5/gizmo/server"
+	"github.com/seed8104ecd5/gizmo/web"
+)
+
+// event is the body of POST /v1/events and the payload of each message.
+type event struct {
+	User string `json:"user"`
+	Kind string `json:"kind"`
+}
+
+var name = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// api is the HTTP half: it publishes events and reads the counts.
+type api struct {
+	pub    pubsub.Publisher
+	counts *counts
+}
+
+// Prefix implements server.Service.
+func (a *api) Prefix() string { return "/v1" }
+
+// Middleware implements server.Service.
+func (a *api) Middleware(h http.Handler) http.Handler { return h }
+
+// Endpoints implements server.Service.
+func (a *api) Endpoints() []server.Endpoint {
+	return []server.Endpoint{
+		{Method: http.MethodPost, Path: "/events", Handler: server.JSON(a.publish)},
+		{Method: http.MethodGet, Path: "/users/{user}/counts", Handler: server.JSON(a.userCounts)},
+	}
+}
+
+func (a *api) publish(ctx context.Context, r *http.Request) (int, any, error) {
+	var ev event
+	if err := web.DecodeJSON(r, &ev); err != nil {
+		return 0, nil, err
+	}
+	for field, v := range map[string]string{"user": ev.User, "kind": ev.Kind} {
+		if !name.MatchString(v) {
+			return 0, nil, &web.Error{Status: http.StatusUnprocessableEntity, Field: field,
+				Detail: fmt.Sprintf("%s must be 1-64 lower-case letters, digits, _ or -, starting with a letter or digit", field)}
+		}
+	}
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return 0, nil, err
+	}
+	// The key keeps one user's events in order; the request ID travels as
+	// an attribute so the consumer's logs can be joined with the API's.
+	err = a.pub.PublishRaw(ctx, ev.User, body, pubsub.WithAttributes(map[string]string{
+		"kind":       ev.Kind,
+		"request-id": server.RequestID(ctx),
+	}))
+	if err != nil {
+		return http.StatusServiceUnavailable, nil, fmt.Errorf("publishing the event: %w", err)
+	}
+	return http.StatusAccepted, map[string]string{"status": "accepted"}, nil
+}
+
+func (a *api) userCounts(_ context.Context, r *http.Request) (int, any, error) {
+	user := web.RouteVar(r, "user")
+	return http.StatusOK, map[string]any{"user": user, "counts": a.counts.of(user)}, nil
+}
+
+// counts is the consumer half's state: events per user and kind.
+type counts struct {
+	mu     sync.Mutex
+	byUser map[string]map[string]int
+}
+
+func newCounts() *counts { return &counts{byUser: map[string]map[string]int{}} }
+
+// handle is the pubsub.Handler. A payload that cannot be decoded is a
+// permanent failure: retrying would not help, so Consume sends it to the
+// dead-letter topic at once.
+func (c *counts) handle(_ context.Context, m pubsub.SubscriberMessage) error {
+	var ev event
+	if err := json.Unmarshal(m.Message(), &ev); err != nil {
+		return pubsub.Permanent(fmt.Errorf("decoding event %s: %w", m.ID(), err))
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byUser[ev.User] == nil {
+		c.byUser[ev.User] = map[string]int{}
+	}
+	c.byUser[ev.User][ev.Kind]++
+	return nil
+}
+
+func (c *counts) of(user string) map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.byUser[user])
+}
