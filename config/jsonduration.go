@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"reflect"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -28,7 +27,7 @@ type durationEdit struct {
 // rewrittenDoc is a document after the duration rewrite.
 type rewrittenDoc struct {
 	data  []byte
-	edits []durationEdit // sorted by start; offsets in the original
+	edits []durationEdit // in document order (the walk's); offsets in the original
 }
 
 // origOffset maps an offset in the rewritten document back to the original.
@@ -82,7 +81,6 @@ func rewriteDurations(data []byte, v any, source string) (*rewrittenDoc, error) 
 	if len(doc.edits) == 0 {
 		return doc, nil
 	}
-	sort.Slice(doc.edits, func(i, j int) bool { return doc.edits[i].start < doc.edits[j].start })
 	out := make([]byte, 0, len(data)+16*len(doc.edits))
 	prev := 0
 	for _, e := range doc.edits {
