@@ -1,7 +1,6 @@
 package config_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,12 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/consul/api"
 	"github.com/seed8104ecd5/gizmo/internal/testenv"
+	"github.com/seed8104ecd5/gizmo/internal/testlog"
 )
 
 // consulClient returns a client for the shared test agent started by
@@ -82,27 +81,6 @@ func freePorts(t testing.TB, n int) []int {
 	return ports
 }
 
-// lockedBuffer collects an agent's output for failure messages.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.b.Len() > 1<<20 {
-		return len(p), nil
-	}
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // startACLAgent starts a private Consul dev agent with ACLs enabled and a
 // default-deny policy, and returns its address and management token. The
 // binary comes from GIZMO_TEST_CONSUL_BIN (exported by scripts/testenv); a
@@ -110,14 +88,7 @@ func (b *lockedBuffer) String() string {
 // killed when the test ends.
 func startACLAgent(t *testing.T) (addr, token string) {
 	t.Helper()
-	bin, ok := testenv.Lookup("GIZMO_TEST_CONSUL_BIN")
-	if !ok || bin == "" {
-		msg := "GIZMO_TEST_CONSUL_BIN is unset; start the test servers with: scripts/testenv start consul"
-		if testenv.InCI() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	bin := testenv.Require(t, "GIZMO_TEST_CONSUL_BIN", "consul")
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("GIZMO_TEST_CONSUL_BIN: %v", err)
 	}
@@ -142,7 +113,7 @@ func tryACLAgent(t *testing.T, bin, token string) (string, error) {
 		"-serf-wan-port", fmt.Sprint(p[2]), "-server-port", fmt.Sprint(p[3]),
 		"-dns-port", "-1", "-grpc-port", "-1", "-grpc-tls-port", "-1", "-log-level", "warn", "-hcl", acl)
 	cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1")
-	out := &lockedBuffer{}
+	out := &testlog.Buffer{Max: 1 << 20} // the agent output, for failure messages
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return "", err

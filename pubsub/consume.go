@@ -152,20 +152,31 @@ func isClosed(c <-chan struct{}) bool {
 // hand-off goroutine is needed.
 func (r *runner) worker(ch <-chan SubscriberMessage) {
 	for {
-		select {
-		case <-r.done:
+		m, ok := r.receive(ch)
+		if !ok {
 			return
-		case m, ok := <-ch:
-			if !ok {
-				r.markClosed()
-				return
-			}
-			if isClosed(r.done) {
-				r.nack(m, "consumer stopping")
-				return
-			}
-			r.handle(m)
 		}
+		r.handle(m)
+	}
+}
+
+// receive returns the next message to process. It returns false once the
+// runner is stopping (Nacking a message that arrived at the same moment) or
+// the channel has closed.
+func (r *runner) receive(ch <-chan SubscriberMessage) (SubscriberMessage, bool) {
+	select {
+	case <-r.done:
+		return nil, false
+	case m, ok := <-ch:
+		if !ok {
+			r.markClosed()
+			return nil, false
+		}
+		if isClosed(r.done) {
+			r.nack(m, "consumer stopping")
+			return nil, false
+		}
+		return m, true
 	}
 }
 
@@ -182,31 +193,22 @@ func (r *runner) dispatch(ch <-chan SubscriberMessage, shards []chan SubscriberM
 	n := uint32(len(shards))
 	var next uint32
 	for {
-		select {
-		case <-r.done:
+		m, ok := r.receive(ch)
+		if !ok {
 			return
-		case m, ok := <-ch:
-			if !ok {
-				r.markClosed()
-				return
-			}
-			if isClosed(r.done) {
-				r.nack(m, "consumer stopping")
-				return
-			}
-			var i uint32
-			if k := m.Key(); k != "" {
-				i = keyHash(k) % n
-			} else {
-				i = next
-				next = (next + 1) % n
-			}
-			select {
-			case shards[i] <- m:
-			case <-r.stopping:
-				r.nack(m, "consumer stopping")
-				return
-			}
+		}
+		var i uint32
+		if k := m.Key(); k != "" {
+			i = keyHash(k) % n
+		} else {
+			i = next
+			next = (next + 1) % n
+		}
+		select {
+		case shards[i] <- m:
+		case <-r.stopping:
+			r.nack(m, "consumer stopping")
+			return
 		}
 	}
 }

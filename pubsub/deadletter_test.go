@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/seed8104ecd5/gizmo/internal/testlog"
 )
 
 func TestConsumeDeadLetterContent(t *testing.T) {
@@ -77,7 +79,7 @@ func TestConsumeDeadLetterPublishFailureNacks(t *testing.T) {
 	sub := newFakeSub(0, m)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs syncBuffer
+	var logs testlog.Buffer
 	wait := runConsume(t, ctx, sub, func(context.Context, SubscriberMessage) error {
 		return errors.New("boom")
 	}, fastRetry(1), WithDeadLetter(pub), WithLogger(newTextLogger(&logs)))
@@ -100,7 +102,7 @@ func TestConsumeNoDeadLetterNacks(t *testing.T) {
 	sub := newFakeSub(0, m)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs syncBuffer
+	var logs testlog.Buffer
 	wait := runConsume(t, ctx, sub, func(context.Context, SubscriberMessage) error {
 		return errors.New("boom")
 	}, fastRetry(2), WithLogger(newTextLogger(&logs)))

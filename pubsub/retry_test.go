@@ -1,7 +1,6 @@
 package pubsub
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/seed8104ecd5/gizmo/internal/testlog"
 )
 
 func TestRetryPolicyBackoff(t *testing.T) {
@@ -201,7 +202,7 @@ func TestConsumePanicIsFailedAttempt(t *testing.T) {
 	sub := newFakeSub(0, m1, m2)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs syncBuffer
+	var logs testlog.Buffer
 	var calls1 atomic.Int32
 	wait := runConsume(t, ctx, sub, func(_ context.Context, m SubscriberMessage) error {
 		if m.ID() == "1" && calls1.Add(1) > 1 {
@@ -233,23 +234,6 @@ func TestConsumePanicIsFailedAttempt(t *testing.T) {
 }
 
 var errBoom = errors.New("boom")
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestConsumeBackoffEndsOnCancel(t *testing.T) {
 	noLeak(t)

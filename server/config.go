@@ -97,38 +97,29 @@ type Config struct {
 // HTTPAddr, the TLS files, EnablePprof and DrainDelay default to their zero
 // values and are left alone.
 func (c Config) WithDefaults() Config {
-	setInt := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	setDur := func(v *time.Duration, d time.Duration) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	setStr := func(v *string, d string) {
-		if *v == "" {
-			*v = d
-		}
-	}
-	setInt(&c.HTTPPort, DefaultHTTPPort)
-	setInt(&c.RPCPort, DefaultRPCPort)
-	setDur(&c.HTTPReadTimeout, DefaultReadTimeout)
-	setDur(&c.HTTPReadHeaderTimeout, DefaultReadHeaderTimeout)
-	setDur(&c.HTTPWriteTimeout, DefaultWriteTimeout)
-	setDur(&c.HTTPIdleTimeout, DefaultIdleTimeout)
-	setInt(&c.MaxHeaderBytes, DefaultMaxHeaderBytes)
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	setDur(&c.ShutdownTimeout, DefaultShutdownTimeout)
-	setStr(&c.HealthPath, DefaultHealthPath)
-	setStr(&c.ReadyPath, DefaultReadyPath)
-	setStr(&c.MetricsPath, DefaultMetricsPath)
-	setStr(&c.LogLevel, DefaultLogLevel)
-	setStr(&c.LogFormat, DefaultLogFormat)
+	setDefault(&c.HTTPPort, DefaultHTTPPort)
+	setDefault(&c.RPCPort, DefaultRPCPort)
+	setDefault(&c.HTTPReadTimeout, DefaultReadTimeout)
+	setDefault(&c.HTTPReadHeaderTimeout, DefaultReadHeaderTimeout)
+	setDefault(&c.HTTPWriteTimeout, DefaultWriteTimeout)
+	setDefault(&c.HTTPIdleTimeout, DefaultIdleTimeout)
+	setDefault(&c.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	setDefault(&c.MaxBodyBytes, DefaultMaxBodyBytes)
+	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	setDefault(&c.HealthPath, DefaultHealthPath)
+	setDefault(&c.ReadyPath, DefaultReadyPath)
+	setDefault(&c.MetricsPath, DefaultMetricsPath)
+	setDefault(&c.LogLevel, DefaultLogLevel)
+	setDefault(&c.LogFormat, DefaultLogFormat)
 	return c
+}
+
+// setDefault sets *v to d when *v is the zero value.
+func setDefault[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
 }
 
 // Validate reports every invalid field of c, joined with [errors.Join]. Each

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,28 +39,13 @@ func newRPCMetrics(reg prometheus.Registerer) (*rpcMetrics, error) {
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	}, []string{"method", "code"})
 	var err error
-	if handled, err = registerOrReuse(reg, handled); err != nil {
+	if handled, err = registerOrReuse(reg, "gRPC", handled); err != nil {
 		return nil, err
 	}
-	if latency, err = registerOrReuse(reg, latency); err != nil {
+	if latency, err = registerOrReuse(reg, "gRPC", latency); err != nil {
 		return nil, err
 	}
 	return &rpcMetrics{handled: handled, latency: latency}, nil
-}
-
-// registerOrReuse registers c on reg, or returns the equal collector that is
-// already registered there.
-func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, fmt.Errorf("server: register gRPC metrics: %w", err)
-	}
-	return c, nil
 }
 
 // observe records one finished call.

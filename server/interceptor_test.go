@@ -1,9 +1,7 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -21,49 +19,9 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/seed8104ecd5/gizmo/internal/testlog"
 	"github.com/seed8104ecd5/gizmo/server/internal/testpb"
 )
-
-// rpcLogBuffer is a goroutine-safe log sink.
-type rpcLogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *rpcLogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// records decodes the JSON log lines written so far.
-func (b *rpcLogBuffer) records(t testing.TB) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	dec := json.NewDecoder(bytes.NewReader(b.buf.Bytes()))
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); err == io.EOF {
-			return out
-		} else if err != nil {
-			t.Fatalf("decode log: %v", err)
-		}
-		out = append(out, m)
-	}
-}
-
-// find returns the log records with the given message.
-func (b *rpcLogBuffer) find(t testing.TB, msg string) []map[string]any {
-	var out []map[string]any
-	for _, r := range b.records(t) {
-		if r["msg"] == msg {
-			out = append(out, r)
-		}
-	}
-	return out
-}
 
 // observedServer serves echoService on 127.0.0.1:0 behind an rpcObserver's
 // interceptors (outermost) plus extra options, and returns a client.
@@ -107,7 +65,7 @@ const echoMethod = "/gizmo.server.testpb.v1.EchoService/Echo"
 const streamMethod = "/gizmo.server.testpb.v1.EchoService/EchoStream"
 
 func TestInterceptorRecoversPanic(t *testing.T) {
-	logs := &rpcLogBuffer{}
+	logs := &testlog.Buffer{}
 	o, _ := newTestObserver(t, logs)
 	client := observedServer(t, o)
 	ctx := rpcTestCtx(t)
@@ -138,7 +96,7 @@ func TestInterceptorRecoversPanic(t *testing.T) {
 		t.Fatalf("after panic: %v, %v", resp, err)
 	}
 
-	panics := logs.find(t, "grpc handler panic")
+	panics := logs.Find(t, "grpc handler panic")
 	if len(panics) != 2 {
 		t.Fatalf("logged %d panics, want 2", len(panics))
 	}
@@ -206,7 +164,7 @@ func TestInterceptorRequestID(t *testing.T) {
 }
 
 func TestInterceptorTracePropagation(t *testing.T) {
-	logs := &rpcLogBuffer{}
+	logs := &testlog.Buffer{}
 	o, _ := newTestObserver(t, logs)
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
@@ -231,7 +189,7 @@ func TestInterceptorTracePropagation(t *testing.T) {
 	if s := spans[0]; s.Name() != echoMethod || s.Parent().SpanID().String() != parentID || !s.Parent().IsRemote() {
 		t.Errorf("span %q parent %v: want %q child of remote %s", s.Name(), s.Parent(), echoMethod, parentID)
 	}
-	calls := logs.find(t, "grpc call")
+	calls := logs.Find(t, "grpc call")
 	if len(calls) != 1 {
 		t.Fatalf("%d access log lines, want 1", len(calls))
 	}

@@ -114,19 +114,22 @@ func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 	})
 	m := &httpMetrics{}
 	var err error
-	if m.requests, err = registerHTTPCollector(reg, requests); err != nil {
+	if m.requests, err = registerOrReuse(reg, "HTTP", requests); err != nil {
 		return nil, err
 	}
-	if m.duration, err = registerHTTPCollector(reg, duration); err != nil {
+	if m.duration, err = registerOrReuse(reg, "HTTP", duration); err != nil {
 		return nil, err
 	}
-	if m.inFlight, err = registerHTTPCollector(reg, inFlight); err != nil {
+	if m.inFlight, err = registerOrReuse(reg, "HTTP", inFlight); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
-func registerHTTPCollector[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+// registerOrReuse registers c on reg, or returns the equal collector already
+// registered there, so that servers sharing a registry share their metrics.
+// what names the metrics in errors.
+func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, what string, c C) (C, error) {
 	if err := reg.Register(c); err != nil {
 		var are prometheus.AlreadyRegisteredError
 		if errors.As(err, &are) {
@@ -134,7 +137,7 @@ func registerHTTPCollector[C prometheus.Collector](reg prometheus.Registerer, c 
 				return existing, nil
 			}
 		}
-		return c, fmt.Errorf("server: register HTTP metrics: %w", err)
+		return c, fmt.Errorf("server: register %s metrics: %w", what, err)
 	}
 	return c, nil
 }

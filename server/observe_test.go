@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/seed8104ecd5/gizmo/internal/testlog"
 	"github.com/seed8104ecd5/gizmo/web"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -111,7 +112,7 @@ func TestSimpleSharedRegistry(t *testing.T) {
 }
 
 func TestSimpleAccessLog(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	logger, err := NewLogger(logs, "info", "json")
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +130,7 @@ func TestSimpleAccessLog(t *testing.T) {
 	serveReq(s, httptest.NewRequest("GET", "/orders/78", nil))
 	serveReq(s, httptest.NewRequest("GET", "/healthz", nil)) // Debug level: not logged at info
 
-	lines := logs.lines(t, "http request")
+	lines := logs.Find(t, "http request")
 	if len(lines) != 2 {
 		t.Fatalf("got %d access log lines, want 2: %v", len(lines), lines)
 	}
@@ -157,7 +158,7 @@ func TestSimpleTraceContext(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	defer func() { _ = tp.Shutdown(context.Background()) }()
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	logger, _ := NewLogger(logs, "info", "json")
 	s := newTestSimple(t, Config{}, WithTracerProvider(tp), WithPropagator(propagation.TraceContext{}), WithLogger(logger))
 	var handlerTrace trace.SpanContext
@@ -187,7 +188,7 @@ func TestSimpleTraceContext(t *testing.T) {
 	if handlerTrace.SpanID() != sp.SpanContext().SpanID() {
 		t.Error("handler context does not carry the server span")
 	}
-	if l := logs.lines(t, "http request"); len(l) != 1 || l[0]["trace_id"] != traceID {
+	if l := logs.Find(t, "http request"); len(l) != 1 || l[0]["trace_id"] != traceID {
 		t.Errorf("access log trace_id: %v", l)
 	}
 }

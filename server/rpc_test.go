@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/seed8104ecd5/gizmo/internal/testlog"
 	"github.com/seed8104ecd5/gizmo/server/internal/testpb"
 )
 
@@ -50,7 +51,7 @@ func rpcHandled(t *testing.T, reg *prometheus.Registry, method, code string) flo
 }
 
 func TestRPCServerPanicKeepsServing(t *testing.T) {
-	logs := &rpcLogBuffer{}
+	logs := &testlog.Buffer{}
 	reg := prometheus.NewRegistry()
 	r := startRPC(t, Config{}, WithRegistry(reg), WithLogger(rpcJSONLogger(logs)))
 	client, _ := rpcDial(t, r.rpcAddr, nil)
@@ -72,7 +73,7 @@ func TestRPCServerPanicKeepsServing(t *testing.T) {
 	if got := rpcHandled(t, reg, echoMethod, "OK"); got != 3 {
 		t.Errorf("handled{OK} = %v, want 3", got)
 	}
-	if n := len(logs.find(t, "grpc handler panic")); n != 1 {
+	if n := len(logs.Find(t, "grpc handler panic")); n != 1 {
 		t.Errorf("%d panic log lines, want 1", n)
 	}
 
@@ -243,7 +244,7 @@ func TestRPCServerJSONOverHTTP(t *testing.T) {
 }
 
 func TestRPCServerTLS(t *testing.T) {
-	certFile, keyFile, pool := rpcSelfSignedCert(t, t.TempDir())
+	certFile, keyFile, pool := selfSignedCert(t, t.TempDir())
 	r := startRPC(t, Config{TLSCertFile: certFile, TLSKeyFile: keyFile})
 	ctx := rpcTestCtx(t)
 

@@ -113,9 +113,9 @@ func rpcTestCtx(t testing.TB) context.Context {
 	return ctx
 }
 
-// rpcSelfSignedCert writes a self-signed certificate for 127.0.0.1 and its key
+// selfSignedCert writes a self-signed certificate for 127.0.0.1 and its key
 // to dir and returns the file names and a pool that trusts the certificate.
-func rpcSelfSignedCert(t testing.TB, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+func selfSignedCert(t testing.TB, dir string) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -158,7 +158,7 @@ func rpcSelfSignedCert(t testing.TB, dir string) (certFile, keyFile string, pool
 	return certFile, keyFile, pool
 }
 
-// rpcClientTLS is the client side of rpcSelfSignedCert.
+// rpcClientTLS is the client side of selfSignedCert.
 func rpcClientTLS(pool *x509.CertPool) *tls.Config {
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 }

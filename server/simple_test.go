@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/seed8104ecd5/gizmo/internal/testlog"
 	"github.com/seed8104ecd5/gizmo/web"
 )
 
@@ -263,7 +264,7 @@ func TestSimpleRequestID(t *testing.T) {
 }
 
 func TestSimpleRecovery(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	logger, _ := NewLogger(logs, "info", "json")
 	s := newTestSimple(t, Config{}, WithLogger(logger))
 	if err := s.Register(httpSvc{eps: []Endpoint{
@@ -300,7 +301,7 @@ func TestSimpleRecovery(t *testing.T) {
 			t.Fatalf("after panic: %d %q", resp.StatusCode, body)
 		}
 	}
-	panics := logs.lines(t, "http handler panic")
+	panics := logs.Find(t, "http handler panic")
 	if len(panics) != 3 || panics[0]["panic"] != "kaboom" || !strings.Contains(panics[0]["stack"].(string), "TestSimpleRecovery") {
 		t.Errorf("panic log records: %v", panics)
 	}

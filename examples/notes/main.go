@@ -32,7 +32,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -54,7 +53,7 @@ func (c Config) Validate() error {
 	if c.MaxNotes < 1 {
 		return fmt.Errorf("max_notes must be at least 1, got %d", c.MaxNotes)
 	}
-	return c.Server.WithDefaults().Validate()
+	return nil // server.NewSimpleServer validates c.Server, naming each field
 }
 
 func main() {
@@ -110,13 +109,6 @@ func newServer(cfg Config, logger *slog.Logger, opts ...server.Option) (*server.
 	}
 	// Not ready while the store is full: a load balancer sends writes
 	// elsewhere. (Reads would still work; a real service would split them.)
-	srv.AddReadinessCheck("store", func(context.Context) error {
-		store.mu.Lock()
-		defer store.mu.Unlock()
-		if len(store.byID) >= store.max {
-			return errors.New("note store is full")
-		}
-		return nil
-	})
+	srv.AddReadinessCheck("store", store.hasRoom)
 	return srv, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -70,13 +71,28 @@ func (n *notes) create(_ context.Context, r *http.Request) (int, any, error) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if len(n.byID) >= n.max {
-		return 0, nil, web.Errorf(http.StatusInsufficientStorage, "the store is full (%d notes)", n.max)
+	if err := n.roomLocked(); err != nil {
+		return 0, nil, &web.Error{Status: http.StatusInsufficientStorage, Detail: err.Error()}
 	}
 	nt := note{ID: n.nextID, Title: in.Title, Body: in.Body, Created: n.now().UTC()}
 	n.byID[nt.ID] = nt
 	n.nextID++
 	return http.StatusCreated, nt, nil
+}
+
+// hasRoom is a readiness check: it fails while the store is full.
+func (n *notes) hasRoom(context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.roomLocked()
+}
+
+// roomLocked reports a full store. n.mu must be held.
+func (n *notes) roomLocked() error {
+	if len(n.byID) >= n.max {
+		return fmt.Errorf("the store is full (%d notes)", n.max)
+	}
+	return nil
 }
 
 func (n *notes) get(_ context.Context, r *http.Request) (int, any, error) {

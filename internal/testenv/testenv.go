@@ -34,11 +34,19 @@ func Var(name string) string {
 // otherwise.
 func Addr(t testing.TB, name string) string {
 	t.Helper()
-	v := Var(name)
-	if addr, ok := Lookup(v); ok && addr != "" {
-		return addr
+	return Require(t, Var(name), name)
+}
+
+// Require returns the value of the variable key, which scripts/testenv sets
+// when it starts server, as [Lookup] finds it. If it is unset or empty, the
+// test fails under CI=true and is skipped otherwise, with a message saying
+// how to start the server.
+func Require(t testing.TB, key, server string) string {
+	t.Helper()
+	if v, ok := Lookup(key); ok && v != "" {
+		return v
 	}
-	msg := fmt.Sprintf("test server %q is not running (%s is unset); start it with: scripts/testenv start %s", name, v, name)
+	msg := fmt.Sprintf("test server %q is not running (%s is unset); start it with: scripts/testenv start %s", server, key, server)
 	if InCI() {
 		t.Fatal(msg)
 	}

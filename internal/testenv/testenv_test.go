@@ -1,8 +1,10 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -61,5 +63,55 @@ func TestInCI(t *testing.T) {
 		if got := InCI(); got != want {
 			t.Errorf("CI=%q: InCI() = %v, want %v", v, got, want)
 		}
+	}
+}
+
+// recorder is a testing.TB whose Fatal and Skip record their message and
+// end the goroutine, as the real ones do.
+type recorder struct {
+	testing.TB
+	failed, skipped string
+}
+
+func (r *recorder) Helper() {}
+
+func (r *recorder) Fatal(args ...any) {
+	r.failed = fmt.Sprint(args...)
+	runtime.Goexit()
+}
+
+func (r *recorder) Skip(args ...any) {
+	r.skipped = fmt.Sprint(args...)
+	runtime.Goexit()
+}
+
+// TestMissingServer checks the rule the whole suite relies on: a test whose
+// server is not running fails under CI=true and skips elsewhere, saying how
+// to start it; a running one gets its address.
+func TestMissingServer(t *testing.T) {
+	t.Setenv("GIZMO_TEST_NOPE_ADDR", "")
+	t.Setenv("GIZMO_TEST_YES_ADDR", "127.0.0.1:9")
+	const want = `test server "nope" is not running (GIZMO_TEST_NOPE_ADDR is unset); start it with: scripts/testenv start nope`
+	for _, ci := range []string{"true", ""} {
+		t.Setenv("CI", ci)
+		r := &recorder{TB: t}
+		var got string
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			got = Addr(r, "nope")
+		}()
+		<-done
+		switch {
+		case got != "":
+			t.Errorf("CI=%q: Addr returned %q for a missing server", ci, got)
+		case ci == "true" && (r.failed != want || r.skipped != ""):
+			t.Errorf("CI=true: failed %q, skipped %q; want a failure %q", r.failed, r.skipped, want)
+		case ci == "" && (r.skipped != want || r.failed != ""):
+			t.Errorf("CI unset: failed %q, skipped %q; want a skip %q", r.failed, r.skipped, want)
+		}
+	}
+	if got := Addr(t, "yes"); got != "127.0.0.1:9" {
+		t.Errorf("Addr(yes) = %q", got)
 	}
 }

@@ -44,35 +44,25 @@ func (d *delivery) DeliveryAttempt() int { return int(d.l.attempt) }
 // was handed back), Done has no effect and the message is delivered again;
 // if the subscriber has finished stopping, it returns an error wrapping
 // pubsub.ErrStopped.
-func (d *delivery) Done() error {
-	if !d.settled.CompareAndSwap(false, true) {
-		return nil
-	}
-	s := d.r.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := d.usable("done"); err != nil {
-		return err
-	}
-	if s.current(d.l) {
-		s.ack(d.l.e)
-	}
-	return nil
-}
+func (d *delivery) Done() error { return d.settle("done", (*subscription).ack) }
 
 // Nack hands the message back for redelivery at the front of the queue.
-func (d *delivery) Nack() error {
+func (d *delivery) Nack() error { return d.settle("nack", (*subscription).requeue) }
+
+// settle carries out the first Done or Nack: apply runs on the message if
+// this delivery still holds its lease.
+func (d *delivery) settle(op string, apply func(*subscription, *entry)) error {
 	if !d.settled.CompareAndSwap(false, true) {
 		return nil
 	}
 	s := d.r.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := d.usable("nack"); err != nil {
+	if err := d.usable(op); err != nil {
 		return err
 	}
 	if s.current(d.l) {
-		s.requeue(d.l.e)
+		apply(s, d.l.e)
 	}
 	return nil
 }

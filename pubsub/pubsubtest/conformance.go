@@ -268,7 +268,7 @@ func (s *suite) publish(t testing.TB, p pubsub.Publisher, key string, payload []
 	}
 }
 
-// recv returns the next message from ch, failing the test if none arrives
+// confRecv returns the next message from ch, failing the test if none arrives
 // within d or the channel closes.
 func confRecv(t testing.TB, ch <-chan pubsub.SubscriberMessage, d time.Duration, what string) pubsub.SubscriberMessage {
 	t.Helper()
@@ -286,7 +286,7 @@ func confRecv(t testing.TB, ch <-chan pubsub.SubscriberMessage, d time.Duration,
 	}
 }
 
-// expectNone fails the test if anything is delivered on ch within d.
+// confExpectNone fails the test if anything is delivered on ch within d.
 func confExpectNone(t testing.TB, ch <-chan pubsub.SubscriberMessage, d time.Duration, why string) {
 	t.Helper()
 	timer := time.NewTimer(d)
