@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/gorilla/mux"
 	"github.com/seed8104ecd5/gizmo/web"
 )
 
@@ -100,4 +101,35 @@ func BenchmarkHTTPSimpleNotFound(b *testing.B) {
 func BenchmarkHTTPMuxOnly(b *testing.B) {
 	s := benchServer(b, bareJSON)
 	runBench(b, s.Router(), "/users/42")
+}
+
+// BenchmarkHTTPSimpleRouterMatch is BenchmarkHTTPSimple with the server's
+// route table given up, as after a call to Router: every request is matched
+// by mux.Router.Match, as before the table existed.
+func BenchmarkHTTPSimpleRouterMatch(b *testing.B) {
+	s := benchServer(b, bareJSON)
+	s.Router()
+	runBench(b, s, "/users/42")
+}
+
+// varsJSON is bareJSON reading the route variable, as a real handler of
+// /users/{id} would.
+var varsJSON = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	u := benchPayload
+	u.ID = mux.Vars(r)["id"]
+	_ = web.WriteJSON(w, http.StatusOK, u)
+})
+
+// BenchmarkHTTPSimpleVars is BenchmarkHTTPSimple with a handler that reads
+// mux.Vars, which makes the table build the variables map.
+func BenchmarkHTTPSimpleVars(b *testing.B) {
+	runBench(b, benchServer(b, varsJSON), "/users/42")
+}
+
+// BenchmarkHTTPSimpleVarsRouterMatch is BenchmarkHTTPSimpleVars matched by
+// mux.Router.Match.
+func BenchmarkHTTPSimpleVarsRouterMatch(b *testing.B) {
+	s := benchServer(b, varsJSON)
+	s.Router()
+	runBench(b, s, "/users/42")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"path"
+	"sync/atomic"
 
 	"github.com/gorilla/mux"
 )
@@ -17,9 +18,15 @@ import (
 //
 // Like mux.Router.ServeHTTP it first redirects non-canonical paths
 // ("/a//b", "/a/../b") with 301. Router().SkipClean has no effect on it.
+//
+// While the server's routeTable exists (SimpleServer.Router has not been
+// called) it matches with the table, which gives Router.Match's results;
+// for a route the table matched itself, the reqState builds the mux.Vars
+// map the first time it is asked for.
 type dispatcher struct {
 	router *mux.Router
 	keys   *muxKeys
+	table  *atomic.Pointer[routeTable]
 }
 
 // muxKeys are the (unexported) context keys gorilla/mux reads in mux.Vars
@@ -67,10 +74,22 @@ func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := &st.match
-	var h http.Handler
-	if d.router.Match(r, m) {
+	var (
+		h       http.Handler
+		matched bool
+		entry   *routeEntry
+	)
+	if t := d.table.Load(); t != nil {
+		matched, entry = t.match(d.router, r, m)
+	} else {
+		matched = d.router.Match(r, m)
+	}
+	if matched {
 		h = m.Handler
 		st.keys, st.vars, st.muxRoute = d.keys, m.Vars, m.Route
+		if entry != nil {
+			st.varsFrom, st.varsPath = entry, r.URL.Path
+		}
 	}
 	if h == nil {
 		h = http.HandlerFunc(notFound)

@@ -8,7 +8,11 @@
 // [Endpoint]s; [JSONEndpoint] handlers return (status, body, error) and are
 // rendered with package web. Registering the same method and path template
 // twice is an error. [SimpleServer.Router] is the escape hatch to the
-// router itself.
+// router itself. Requests are routed exactly as gorilla/mux routes them;
+// until Router is called, the server does it from its own copy of the
+// route list, which tests whole-segment templates such as /users/{id}
+// without mux's regular expressions and builds the mux.Vars map only
+// when a handler asks for it.
 //
 // Every request goes through the default middleware, outermost first:
 //

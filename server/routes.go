@@ -90,8 +90,15 @@ func normalizeTemplate(tpl string) string {
 	}
 }
 
-// checkTemplate reports whether gorilla/mux accepts tpl.
-func checkTemplate(tpl string) error {
+// checkTemplate reports whether gorilla/mux accepts tpl. mux panics,
+// rather than failing, on a variable pattern with a capturing group
+// ("{id:(a|b)}"); that becomes an error here too.
+func checkTemplate(tpl string) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%v", v)
+		}
+	}()
 	return mux.NewRouter().Path(tpl).GetError()
 }
 

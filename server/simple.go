@@ -41,6 +41,8 @@ type SimpleServer struct {
 
 	mu      sync.Mutex
 	routes  map[string]string // normalized "METHOD template" -> template
+	exposed bool              // Router was called: the table is gone for good
+	table   atomic.Pointer[routeTable]
 	running atomic.Bool
 }
 
@@ -83,6 +85,7 @@ func newSimpleServer(cfg Config, o *options) (*SimpleServer, error) {
 	s.router.NotFoundHandler = http.HandlerFunc(notFound)
 	s.router.MethodNotAllowedHandler = methodNotAllowed(s.router)
 	s.router.Use(s.resolver.Middleware)
+	s.table.Store(&routeTable{middleware: s.resolver.Middleware})
 
 	get := []string{http.MethodGet, http.MethodHead}
 	s.mustAdd(get, cfg.HealthPath, http.HandlerFunc(healthz), slog.LevelDebug)
@@ -94,7 +97,7 @@ func newSimpleServer(cfg Config, o *options) (*SimpleServer, error) {
 		s.mountPprof()
 	}
 
-	var next http.Handler = &dispatcher{router: s.router, keys: findMuxKeys()}
+	var next http.Handler = &dispatcher{router: s.router, keys: findMuxKeys(), table: &s.table}
 	for i := len(o.middleware) - 1; i >= 0; i-- {
 		next = o.middleware[i](next)
 	}
@@ -200,7 +203,11 @@ func (s *SimpleServer) mustAdd(methods []string, path string, h http.Handler, le
 
 func (s *SimpleServer) addLocked(methods []string, path string, h http.Handler, level slog.Level) {
 	info := newRouteInfo(path, level)
-	s.router.Path(path).Methods(methods...).Handler(&routeHandler{info: info, next: h})
+	methods = append([]string(nil), methods...) // mux upper-cases them in place
+	route := s.router.Path(path).Methods(methods...).Handler(&routeHandler{info: info, next: h})
+	if !s.exposed {
+		s.table.Store(s.table.Load().with(newRouteEntry(route, path, methods)))
+	}
 	for _, m := range methods {
 		s.routes[m+" "+normalizeTemplate(path)] = path
 	}
@@ -212,7 +219,19 @@ func (s *SimpleServer) addLocked(methods []string, path string, h http.Handler, 
 // path template; they are not checked for duplicates. The server matches
 // with Router.Match rather than Router.ServeHTTP, and always redirects
 // non-canonical paths ("/a//b") with 301: Router.SkipClean has no effect.
-func (s *SimpleServer) Router() *mux.Router { return s.router }
+//
+// Until Router is first called, the server routes from its own copy of the
+// route list, which gives the same results as Router.Match without running
+// mux's regular expressions for plain templates. Calling Router gives that
+// copy up, since the router may then change in any way, and every request
+// is matched by Router.Match.
+func (s *SimpleServer) Router() *mux.Router {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.exposed = true
+	s.table.Store(nil)
+	return s.router
+}
 
 // Registry returns the Prometheus registry the server's metrics are in.
 func (s *SimpleServer) Registry() *prometheus.Registry { return s.opts.registry }

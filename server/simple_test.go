@@ -55,13 +55,14 @@ func TestSimpleRegisterInvalid(t *testing.T) {
 		svc  Service
 		want string
 	}{
-		"nil service":  {nil, "nil Service"},
-		"no method":    {httpSvc{eps: []Endpoint{{Path: "/a", Handler: textHandler("")}}}, "empty Method"},
-		"no handler":   {httpSvc{eps: []Endpoint{{Method: "GET", Path: "/a"}}}, "nil Handler"},
-		"bad method":   {httpSvc{eps: []Endpoint{{Method: "GE T", Path: "/a", Handler: textHandler("")}}}, `Method "GE T" is not`},
-		"bad prefix":   {httpSvc{prefix: "api", eps: []Endpoint{{Method: "GET", Path: "/a", Handler: textHandler("")}}}, `prefix "api"`},
-		"bad template": {httpSvc{eps: []Endpoint{{Method: "GET", Path: "/a/{id", Handler: textHandler("")}}}, "unbalanced braces"},
-		"relative":     {httpSvc{eps: []Endpoint{{Method: "GET", Path: "a", Handler: textHandler("")}}}, "does not start with /"},
+		"nil service":   {nil, "nil Service"},
+		"no method":     {httpSvc{eps: []Endpoint{{Path: "/a", Handler: textHandler("")}}}, "empty Method"},
+		"no handler":    {httpSvc{eps: []Endpoint{{Method: "GET", Path: "/a"}}}, "nil Handler"},
+		"bad method":    {httpSvc{eps: []Endpoint{{Method: "GE T", Path: "/a", Handler: textHandler("")}}}, `Method "GE T" is not`},
+		"bad prefix":    {httpSvc{prefix: "api", eps: []Endpoint{{Method: "GET", Path: "/a", Handler: textHandler("")}}}, `prefix "api"`},
+		"bad template":  {httpSvc{eps: []Endpoint{{Method: "GET", Path: "/a/{id", Handler: textHandler("")}}}, "unbalanced braces"},
+		"capture group": {httpSvc{eps: []Endpoint{{Method: "GET", Path: "/a/{id:(x|y)}", Handler: textHandler("")}}}, "capture groups"},
+		"relative":      {httpSvc{eps: []Endpoint{{Method: "GET", Path: "a", Handler: textHandler("")}}}, "does not start with /"},
 		"nil middleware": {httpSvc{mw: func(http.Handler) http.Handler { return nil },
 			eps: []Endpoint{{Method: "GET", Path: "/a", Handler: textHandler("")}}}, "nil handler"},
 	} {

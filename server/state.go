@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 
 	"github.com/gorilla/mux"
 )
@@ -36,11 +37,17 @@ type reqState struct {
 	err         error // error a JSON endpoint returned, for the access log
 
 	// Routing results, set by dispatcher and served to mux.Vars and
-	// mux.CurrentRoute through Value.
+	// mux.CurrentRoute through Value. When the routeTable matched a route
+	// itself, vars stays nil until the first mux.Vars call builds it from
+	// varsFrom and varsPath (the path as matched), under varsOnce since
+	// handlers may ask from several goroutines.
 	match    mux.RouteMatch
 	keys     *muxKeys
 	vars     map[string]string
 	muxRoute *mux.Route
+	varsFrom *routeEntry
+	varsPath string
+	varsOnce sync.Once
 }
 
 // Value implements context.Context.
@@ -51,6 +58,9 @@ func (s *reqState) Value(key any) any {
 	if s.keys != nil {
 		switch key {
 		case s.keys.vars:
+			if s.varsFrom != nil {
+				s.varsOnce.Do(s.buildVars)
+			}
 			if s.vars != nil {
 				return s.vars
 			}
@@ -64,6 +74,9 @@ func (s *reqState) Value(key any) any {
 	}
 	return s.Context.Value(key)
 }
+
+// buildVars sets vars from the route the routeTable matched.
+func (s *reqState) buildVars() { s.vars = s.varsFrom.pathVars(s.varsPath) }
 
 // stateOf returns the reqState of the request ctx belongs to, or nil.
 func stateOf(ctx context.Context) *reqState {

@@ -6,6 +6,7 @@
 //	benchserver -mode mux    -port 18082   (gorilla/mux router, no middleware)
 //	benchserver -mode limits -port 18083   (bare handler, SimpleServer's http.Server limits)
 //	benchserver -mode simple -port 18081 [-log]
+//	benchserver -mode simplemux -port 18084 (simple, routed by mux.Router.Match)
 package main
 
 import (
@@ -57,7 +58,7 @@ func main() {
 }
 
 func run() error {
-	mode := flag.String("mode", "simple", "bare, mux, limits or simple")
+	mode := flag.String("mode", "simple", "bare, mux, limits, simple or simplemux")
 	port := flag.Int("port", 18080, "port on 127.0.0.1")
 	accessLog := flag.Bool("log", false, "simple mode: write JSON access logs to io.Discard")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until exit")
@@ -120,7 +121,7 @@ func run() error {
 			return err
 		}
 		return nil
-	case "simple":
+	case "simple", "simplemux":
 		var opts []server.Option
 		if *accessLog {
 			opts = append(opts, server.WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))))
@@ -131,6 +132,11 @@ func run() error {
 		}
 		if err := s.Register(users{}); err != nil {
 			return err
+		}
+		if *mode == "simplemux" {
+			// Router gives up the server's route table: every request is
+			// then matched by mux.Router.Match, as before the table existed.
+			s.Router()
 		}
 		return s.Run(ctx)
 	}
