@@ -111,3 +111,33 @@ func TestConfigLogger(t *testing.T) {
 		t.Errorf("bad format: %v", err)
 	}
 }
+
+// TestConfigFromEnvBadValues loads Config from the environment the way
+// services do (envconfig, which package config also uses) with values
+// that cannot be parsed: loading returns an error naming the variable and
+// the value, and never exits the process.
+func TestConfigFromEnvBadValues(t *testing.T) {
+	for name, tc := range map[string]struct{ env, value string }{
+		"port":     {"APP_HTTP_PORT", "eighty"},
+		"duration": {"APP_SHUTDOWN_TIMEOUT", "5 sec"},
+		"bool":     {"APP_ENABLE_PPROF", "maybe"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(tc.env, tc.value)
+			var cfg Config
+			err := envconfig.Process("app", &cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.env) || !strings.Contains(err.Error(), tc.value) {
+				t.Fatalf("envconfig.Process: %v; want an error naming %s and %q", err, tc.env, tc.value)
+			}
+		})
+	}
+	// A value that parses but is out of range is Validate's to name.
+	t.Setenv("APP_HTTP_PORT", "70000")
+	var cfg Config
+	if err := envconfig.Process("app", &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "HTTP_PORT: 70000") {
+		t.Fatalf("Validate: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -231,6 +232,89 @@ func TestSimpleReadHeaderTimeout(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("healthz: %d", resp.StatusCode)
+	}
+}
+
+func TestSimpleMaxHeaderBytes(t *testing.T) {
+	_, addr, _ := runOn(t, Config{MaxHeaderBytes: 1 << 10})
+	get := func(headerLen int) *http.Response {
+		t.Helper()
+		req := mustRequest(t, http.MethodGet, "http://"+addr+"/healthz")
+		req.Header.Set("X-Big", strings.Repeat("a", headerLen))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	// net/http allows 4 KiB of slack above MaxHeaderBytes; 16 KiB is over.
+	if resp := get(16 << 10); resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("16 KiB header: status %d, want 431", resp.StatusCode)
+	}
+	if resp := get(100); resp.StatusCode != http.StatusOK {
+		t.Errorf("100 B header: status %d, want 200", resp.StatusCode)
+	}
+}
+
+func TestSimpleIdleTimeout(t *testing.T) {
+	_, addr, _ := runOn(t, Config{HTTPIdleTimeout: 200 * time.Millisecond})
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Close {
+		t.Fatalf("first request: status %d, close %v; want a kept-alive 200", resp.StatusCode, resp.Close)
+	}
+	// The connection now idles; the server must close it long before 15s.
+	_ = conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	_, err = br.ReadByte()
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("server kept an idle keep-alive connection open for 15s")
+	}
+	if err != io.EOF {
+		t.Fatalf("idle connection: read %v, want EOF from the server's close", err)
+	}
+}
+
+func TestSimpleWriteTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newTestSimple(t, Config{HTTPWriteTimeout: 100 * time.Millisecond}, WithListener(ln))
+	release := make(chan struct{})
+	defer close(release)
+	if err := s.Register(httpSvc{eps: []Endpoint{{Method: "GET", Path: "/slow", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-time.After(time.Second):
+		}
+		_, _ = io.WriteString(w, "late")
+	})}}}); err != nil {
+		t.Fatal(err)
+	}
+	startRun(t, s)
+	// A response that is not written within the write timeout never
+	// reaches the client: the server closes the connection instead.
+	resp, err := http.Get("http://" + ln.Addr().String() + "/slow")
+	if err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Fatalf("slow response arrived past the write timeout: %d %q", resp.StatusCode, body)
 	}
 }
 

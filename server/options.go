@@ -44,7 +44,8 @@ func newOptions(opts []Option) *options {
 }
 
 // tracing reports whether the user asked for tracing, and returns a tracer
-// provider and propagator that are never nil (no-ops where not given).
+// provider and propagator that are never nil: a no-op provider and the W3C
+// propagator where not given.
 func (o *options) tracing() (bool, trace.TracerProvider, propagation.TextMapPropagator) {
 	on := o.tracerProvider != nil || o.propagator != nil
 	tp, prop := o.tracerProvider, o.propagator
@@ -52,7 +53,7 @@ func (o *options) tracing() (bool, trace.TracerProvider, propagation.TextMapProp
 		tp = noop.NewTracerProvider()
 	}
 	if prop == nil {
-		prop = propagation.NewCompositeTextMapPropagator()
+		prop = propagation.TraceContext{}
 	}
 	return on, tp, prop
 }
@@ -79,8 +80,12 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 }
 
 // WithPropagator sets the propagator that extracts the incoming trace
-// context, usually propagation.TraceContext{} for W3C traceparent. The
-// default extracts nothing.
+// context. The default, once tracing is on (this option or
+// [WithTracerProvider] is given), is propagation.TraceContext{}: W3C
+// traceparent and tracestate. Pass a composite propagator to read baggage
+// or other formats as well. Given without a tracer provider, it still
+// carries the caller's trace ID into the handler's context and the access
+// log, through the no-op provider's non-recording span.
 func WithPropagator(p propagation.TextMapPropagator) Option {
 	return func(o *options) { o.propagator = p }
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -15,12 +16,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/seed8104ecd5/gizmo/internal/testlog"
 	"github.com/seed8104ecd5/gizmo/server/internal/testpb"
@@ -217,6 +223,34 @@ func TestRPCServerRequestIDAndTrace(t *testing.T) {
 	}
 }
 
+// TestRPCServerTraceProviderOnly installs only a tracer provider: the
+// default propagator must read the W3C traceparent metadata by itself.
+func TestRPCServerTraceProviderOnly(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	r := startRPC(t, Config{}, WithTracerProvider(tp))
+	client, _ := rpcDial(t, r.rpcAddr, nil)
+
+	const traceID = "0af7651916cd43dd8448eb211c80319c"
+	const parentID = "b7ad6b7169203331"
+	ctx := metadata.AppendToOutgoingContext(rpcTestCtx(t), "traceparent", "00-"+traceID+"-"+parentID+"-01")
+	resp, err := client.Echo(ctx, &testpb.EchoRequest{Message: cmdTrace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetMessage() != traceID {
+		t.Fatalf("handler saw trace ID %q, want %q", resp.GetMessage(), traceID)
+	}
+	spans := rec.Ended()
+	if len(spans) != 1 {
+		t.Fatalf("%d spans ended, want 1", len(spans))
+	}
+	if s := spans[0]; s.Parent().SpanID().String() != parentID || !s.Parent().IsRemote() {
+		t.Errorf("span %q parent %v: want a child of remote %s", s.Name(), s.Parent(), parentID)
+	}
+}
+
 func TestRPCServerJSONOverHTTP(t *testing.T) {
 	r := startRPC(t, Config{})
 	req, _ := http.NewRequest(http.MethodPost, "http://"+r.httpAddr+"/echo", strings.NewReader(`{"message":"hello"}`))
@@ -340,6 +374,55 @@ func TestRPCServerRunBindFailure(t *testing.T) {
 				t.Error("the other listener is still open")
 			}
 		})
+	}
+}
+
+// TestRPCServerReflection asks the reflection service, over TCP, for the
+// services and for the echo service's file descriptor, as grpcurl does.
+func TestRPCServerReflection(t *testing.T) {
+	r := startRPC(t, Config{}, WithReflection())
+	_, cc := rpcDial(t, r.rpcAddr, nil)
+	stream, err := reflectionpb.NewServerReflectionClient(cc).ServerReflectionInfo(rpcTestCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func(req *reflectionpb.ServerReflectionRequest) *reflectionpb.ServerReflectionResponse {
+		t.Helper()
+		if err := stream.Send(req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	list := ask(&reflectionpb.ServerReflectionRequest{
+		MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{ListServices: "*"},
+	}).GetListServicesResponse()
+	var names []string
+	for _, svc := range list.GetService() {
+		names = append(names, svc.GetName())
+	}
+	for _, want := range []string{testpb.EchoService_ServiceDesc.ServiceName, "grpc.health.v1.Health"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("ListServices = %v, lacks %s", names, want)
+		}
+	}
+	files := ask(&reflectionpb.ServerReflectionRequest{
+		MessageRequest: &reflectionpb.ServerReflectionRequest_FileContainingSymbol{
+			FileContainingSymbol: testpb.EchoService_ServiceDesc.ServiceName,
+		},
+	}).GetFileDescriptorResponse()
+	if files == nil || len(files.GetFileDescriptorProto()) == 0 {
+		t.Fatalf("FileContainingSymbol(%s): no descriptor", testpb.EchoService_ServiceDesc.ServiceName)
+	}
+	var fd descriptorpb.FileDescriptorProto
+	if err := proto.Unmarshal(files.GetFileDescriptorProto()[0], &fd); err != nil {
+		t.Fatal(err)
+	}
+	if len(fd.GetService()) == 0 || fd.GetPackage()+"."+fd.GetService()[0].GetName() != testpb.EchoService_ServiceDesc.ServiceName {
+		t.Errorf("descriptor %s declares services %v", fd.GetName(), fd.GetService())
 	}
 }
 

@@ -25,8 +25,8 @@ import (
 //  3. the access log line (method, route template, status, bytes,
 //     duration, request ID, trace ID);
 //  4. RED metrics by method, route template and status class;
-//  5. trace-context extraction and a server span, when tracing is
-//     configured;
+//  5. W3C trace-context extraction and a server span, when tracing is
+//     configured (WithTracerProvider or WithPropagator);
 //
 // plus the request body limit (413). next is the user middleware wrapped
 // around the router.
