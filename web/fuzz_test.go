@@ -254,3 +254,34 @@ func FuzzClientIP(f *testing.F) {
 		}
 	})
 }
+
+// FuzzQueryDateRange parses fuzzed from and to values as a query string
+// would carry them. Accepted ranges are ordered days in UTC that format
+// back to the input; rejected ones are a 4xx naming the offending field.
+func FuzzQueryDateRange(f *testing.F) {
+	f.Add("2024-01-01", "2024-01-31")
+	f.Add("2024-01-31", "2024-01-01")
+	f.Add("2024-02-30", "2024-03-01")
+	f.Add("", "2024-01-01")
+	f.Add("2024-01-01", "2024-01-01")
+	f.Fuzz(func(t *testing.T, from, to string) {
+		q := url.Values{"from": {from}, "to": {to}}
+		r := httptest.NewRequest("GET", "/?"+q.Encode(), nil)
+		start, end, err := QueryDateRange(r, "from", "to")
+		if err != nil {
+			if e := asError(t, err); e.Field != "from" && e.Field != "to" {
+				t.Fatalf("error names field %q, want from or to: %v", e.Field, err)
+			}
+			if !start.IsZero() || !end.IsZero() {
+				t.Fatalf("error %v came with dates %v, %v", err, start, end)
+			}
+			return
+		}
+		if start.Format(DateLayout) != from || end.Format(DateLayout) != to {
+			t.Fatalf("(%q, %q) parsed as %v, %v", from, to, start, end)
+		}
+		if end.Before(start) || start.Location() != time.UTC || end.Location() != time.UTC {
+			t.Fatalf("(%q, %q) gave an unordered or non-UTC range %v, %v", from, to, start, end)
+		}
+	})
+}

@@ -238,6 +238,21 @@ func TestWriteJSONReturnsWriteError(t *testing.T) {
 	}
 }
 
+func TestWriteErrorReturnsWriteError(t *testing.T) {
+	rec := httptest.NewRecorder()
+	err := WriteError(brokenWriter{rec}, httptest.NewRequest(http.MethodGet, "/", nil), NewError(http.StatusConflict, "taken"))
+	if !errors.Is(err, io.ErrShortWrite) {
+		t.Errorf("err = %v, want io.ErrShortWrite", err)
+	}
+	if rec.Code != http.StatusConflict {
+		t.Errorf("status %d, want 409 sent before the failed body write", rec.Code)
+	}
+	// HEAD writes no body, so nothing can fail.
+	if err := WriteError(brokenWriter{httptest.NewRecorder()}, httptest.NewRequest(http.MethodHead, "/", nil), nil); err != nil {
+		t.Errorf("HEAD: err = %v, want nil", err)
+	}
+}
+
 func TestPosition(t *testing.T) {
 	data := []byte("ab\ncdé\nf")
 	tests := []struct {

@@ -165,7 +165,10 @@ func appendString(b []byte, s string) []byte {
 // including nil, is written as a bare 500 Internal Server Error whose body
 // reveals nothing of the error's text. For HEAD requests only the header is
 // written. Headers already set on w (such as Allow or Retry-After) are kept.
-func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+//
+// It returns the error from writing the body, if any: by then the status
+// has been sent, so there is usually nothing left to do but log it.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) error {
 	var e *Error
 	if !errors.As(err, &e) || e == nil {
 		e = &Error{Status: http.StatusInternalServerError}
@@ -180,7 +183,10 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	h.Del("Content-Length")
 	w.WriteHeader(e.StatusCode())
 	if r != nil && r.Method == http.MethodHead {
-		return
+		return nil
 	}
-	_, _ = w.Write(append(body, '\n'))
+	if _, err := w.Write(append(body, '\n')); err != nil {
+		return fmt.Errorf("web: WriteError: %w", err)
+	}
+	return nil
 }
