@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Load-test SimpleServer (default middleware) against a bare net/http handler
 # serving the same JSON, with wrk on 127.0.0.1, alternating the servers in
-# one session. Two more servers separate the costs: "limits" is the bare
-# handler on an http.Server with SimpleServer's default timeouts and header
-# limit, "mux" the bare handler behind a plain gorilla/mux router.
+# one session. Three more servers separate the costs: "simplemux" is
+# SimpleServer with its route table dropped (every request matched by
+# mux.Router.Match), "limits" the bare handler on an http.Server with
+# SimpleServer's default timeouts and header limit, "mux" the bare handler
+# behind a plain gorilla/mux router.
 #
 # For each round it prints requests/sec and the server's CPU time per
 # request (utime+stime of the server process from /proc, divided by the
@@ -14,7 +16,7 @@
 #
 #   scripts/bench-http.sh [rounds=3] [duration=10s] [connections=32] [extra benchserver flags for simple, e.g. -log]
 #
-# MODES (default "bare simple limits mux") picks the servers; bare must be
+# MODES (default "bare simple simplemux limits mux") picks the servers; bare must be
 # first. With PIN=1 (and taskset available) the servers run on CPU 1 and
 # wrk on CPU 0.
 set -euo pipefail
@@ -23,7 +25,7 @@ ROUNDS=${1:-3}
 DURATION=${2:-10s}
 CONNS=${3:-32}
 SIMPLE_FLAGS=${4:-}
-read -r -a MODES <<<"${MODES:-bare simple limits mux}"
+read -r -a MODES <<<"${MODES:-bare simple simplemux limits mux}"
 BASE_PORT=18180
 
 cd "$(dirname "$0")/.."
@@ -37,7 +39,7 @@ if [[ "${MODES[0]}" != bare ]]; then
 fi
 
 BIN=$(mktemp -d)/benchserver
-go build -o "$BIN" ./server/internal/benchserver
+go build -o "$BIN" ./server/internal/cmd/benchserver
 
 SRV_PIN=()
 WRK_PIN=()
