@@ -172,29 +172,16 @@ func TestInterceptorTracePropagation(t *testing.T) {
 	o.propagator = propagation.TraceContext{}
 	client := observedServer(t, o)
 
-	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-	const parentID = "00f067aa0ba902b7"
-	ctx := metadata.AppendToOutgoingContext(rpcTestCtx(t), "traceparent", "00-"+traceID+"-"+parentID+"-01")
-	resp, err := client.Echo(ctx, &testpb.EchoRequest{Message: cmdTrace})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.GetMessage() != traceID {
-		t.Fatalf("handler saw trace ID %q, want %q", resp.GetMessage(), traceID)
-	}
-	spans := rec.Ended()
-	if len(spans) != 1 {
-		t.Fatalf("%d spans ended, want 1", len(spans))
-	}
-	if s := spans[0]; s.Name() != echoMethod || s.Parent().SpanID().String() != parentID || !s.Parent().IsRemote() {
-		t.Errorf("span %q parent %v: want %q child of remote %s", s.Name(), s.Parent(), echoMethod, parentID)
+	s := echoWithTraceparent(t, client, rec)
+	if s.Name() != echoMethod {
+		t.Errorf("span named %q, want %q", s.Name(), echoMethod)
 	}
 	calls := logs.Find(t, "grpc call")
 	if len(calls) != 1 {
 		t.Fatalf("%d access log lines, want 1", len(calls))
 	}
 	c := calls[0]
-	if c["trace_id"] != traceID || c["method"] != echoMethod || c["code"] != "OK" || c["request_id"] == "" {
+	if c["trace_id"] != s.SpanContext().TraceID().String() || c["method"] != echoMethod || c["code"] != "OK" || c["request_id"] == "" {
 		t.Errorf("access log %v lacks method, code, request or trace ID", c)
 	}
 	if _, ok := c["duration"]; !ok {
@@ -315,4 +302,30 @@ func FuzzRPCRequestIDMetadata(f *testing.F) {
 			t.Fatalf("sent %q (valid %v), got %q", id, validRequestID(id), got)
 		}
 	})
+}
+
+// echoWithTraceparent calls Echo with a W3C traceparent in the metadata
+// and checks that the handler saw that trace and that exactly one server
+// span, a child of the remote parent, was recorded. It returns the span.
+func echoWithTraceparent(t *testing.T, client testpb.EchoServiceClient, rec *tracetest.SpanRecorder) sdktrace.ReadOnlySpan {
+	t.Helper()
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	const parentID = "00f067aa0ba902b7"
+	ctx := metadata.AppendToOutgoingContext(rpcTestCtx(t), "traceparent", "00-"+traceID+"-"+parentID+"-01")
+	resp, err := client.Echo(ctx, &testpb.EchoRequest{Message: cmdTrace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetMessage() != traceID {
+		t.Fatalf("handler saw trace ID %q, want %q", resp.GetMessage(), traceID)
+	}
+	spans := rec.Ended()
+	if len(spans) != 1 {
+		t.Fatalf("%d spans ended, want 1", len(spans))
+	}
+	s := spans[0]
+	if s.Parent().SpanID().String() != parentID || !s.Parent().IsRemote() {
+		t.Fatalf("span %q parent %v: want a child of remote %s", s.Name(), s.Parent(), parentID)
+	}
+	return s
 }

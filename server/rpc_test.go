@@ -231,24 +231,7 @@ func TestRPCServerTraceProviderOnly(t *testing.T) {
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 	r := startRPC(t, Config{}, WithTracerProvider(tp))
 	client, _ := rpcDial(t, r.rpcAddr, nil)
-
-	const traceID = "0af7651916cd43dd8448eb211c80319c"
-	const parentID = "b7ad6b7169203331"
-	ctx := metadata.AppendToOutgoingContext(rpcTestCtx(t), "traceparent", "00-"+traceID+"-"+parentID+"-01")
-	resp, err := client.Echo(ctx, &testpb.EchoRequest{Message: cmdTrace})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.GetMessage() != traceID {
-		t.Fatalf("handler saw trace ID %q, want %q", resp.GetMessage(), traceID)
-	}
-	spans := rec.Ended()
-	if len(spans) != 1 {
-		t.Fatalf("%d spans ended, want 1", len(spans))
-	}
-	if s := spans[0]; s.Parent().SpanID().String() != parentID || !s.Parent().IsRemote() {
-		t.Errorf("span %q parent %v: want a child of remote %s", s.Name(), s.Parent(), parentID)
-	}
+	echoWithTraceparent(t, client, rec)
 }
 
 func TestRPCServerJSONOverHTTP(t *testing.T) {
