@@ -27,9 +27,10 @@
 //  4. Prometheus RED metrics ([HTTPRequestsMetric], [HTTPDurationMetric],
 //     [HTTPInFlightMetric]) labelled by method, route template and status
 //     class; every unmatched path shares the [UnmatchedRoute] label;
-//  5. OpenTelemetry: the [WithPropagator] propagator extracts the incoming
-//     trace context and the [WithTracerProvider] provider starts a server
-//     span named "METHOD /route/{template}". Both default to no-ops; the
+//  5. OpenTelemetry, off until [WithTracerProvider] or [WithPropagator] is
+//     given: the propagator (W3C traceparent and tracestate by default)
+//     extracts the incoming trace context, and the provider (a no-op by
+//     default) starts a server span named "METHOD /route/{template}". The
 //     otel globals are never read.
 //
 // The body limit (Config.MaxBodyBytes, 413 problem+json) applies to every
