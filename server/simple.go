@@ -39,9 +39,10 @@ type SimpleServer struct {
 	resolver  *routeResolver
 	srv       *http.Server
 
-	mu      sync.Mutex
-	routes  map[string]string // normalized "METHOD template" -> template
-	exposed bool              // Router was called: the table is gone for good
+	mu     sync.Mutex
+	routes map[string]string // normalized "METHOD template" -> template
+	// table routes requests until Router is called, which sets it to nil
+	// for good; it is replaced, never changed, under mu.
 	table   atomic.Pointer[routeTable]
 	running atomic.Bool
 }
@@ -205,8 +206,8 @@ func (s *SimpleServer) addLocked(methods []string, path string, h http.Handler, 
 	info := newRouteInfo(path, level)
 	methods = append([]string(nil), methods...) // mux upper-cases them in place
 	route := s.router.Path(path).Methods(methods...).Handler(&routeHandler{info: info, next: h})
-	if !s.exposed {
-		s.table.Store(s.table.Load().with(newRouteEntry(route, path, methods)))
+	if t := s.table.Load(); t != nil {
+		s.table.Store(t.with(newRouteEntry(route, path, methods)))
 	}
 	for _, m := range methods {
 		s.routes[m+" "+normalizeTemplate(path)] = path
@@ -228,7 +229,6 @@ func (s *SimpleServer) addLocked(methods []string, path string, h http.Handler, 
 func (s *SimpleServer) Router() *mux.Router {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.exposed = true
 	s.table.Store(nil)
 	return s.router
 }
