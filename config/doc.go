@@ -32,7 +32,7 @@
 //
 // Loaders return errors; they never exit, log or parse flags. Every error is
 // an *[Error] naming the source and, where it applies, the field and the
-// position, and never prints the value of a secret field:
+// position, and never prints the value of a secret field (see Secrets):
 //
 //	config: file "app.json": line 3, column 13: http.port: cannot unmarshal string into int
 //	config: file "app.json": line 2, column 3: http.prot: unknown field
@@ -41,7 +41,23 @@
 //	config: consul key "svc/config": key not found
 //
 // Unknown JSON keys are errors unless [AllowUnknownFields] is given: they are
-// nearly always typos.
+// nearly always typos. An error raised by a type's own UnmarshalJSON or
+// UnmarshalText, for which encoding/json gives no position, is traced back
+// to the value that caused it, so it too names the field.
+//
+// # Bounded parsing
+//
+// A JSON document (file, Consul value or watch update) may nest arrays and
+// objects at most 10000 levels deep, encoding/json's own limit; a deeper
+// one is refused before anything else reads it:
+//
+//	config: file "app.json": line 1, column 10001: nesting depth exceeds the limit of 10000
+//
+// Every pass this package makes over a document (the duration rewrite
+// below, and locating the field of an error) costs time and memory linear
+// in its size, whatever its shape. TestJSONDeepNestingRejected and
+// TestJSONDeepNestingAtLimit hold this with documents 100,000 levels deep
+// and at the limit, and the fuzz target FuzzLoadJSON starts from them.
 //
 // # Durations
 //
@@ -102,7 +118,24 @@
 //
 // # Secrets
 //
-// Tag secret fields `secret:"true"`. [Redact] returns a copy with them
-// hidden, and [LogValue] the same as a [log/slog.Value], for printing or
-// logging a configuration.
+// Tag secret fields `secret:"true"`; everything inside a secret struct, map
+// or slice field is secret too. [Redact] returns a copy with them hidden,
+// and [LogValue] the same as a [log/slog.Value], for printing or logging a
+// configuration.
+//
+// The value of a secret field never appears in an error, from any source
+// (defaults, JSON file, Consul, environment): not in the message, and not
+// in any error reachable from it through Unwrap. Where the value of another
+// field would be quoted, a secret's is written <redacted>, and the cause
+// that holds it (a *strconv.NumError, a decoder's own error) is dropped;
+// strconv's value-free sentinels such as [strconv.ErrRange] stay reachable.
+// The source, field and position are still given:
+//
+//	config: file "app.json": line 3, column 11: db.password_ttl: invalid duration <redacted>: want a number with a unit, such as "300ms" or "1m30s"
+//	config: env: SVC_DB_PIN: cannot parse <redacted> as int
+//
+// An error whose field cannot be found is checked against every secret
+// value in the document and withheld if it shows one.
+// TestSecretsNeverInErrors walks the whole error chain of every kind of
+// failing secret field, for every source, to hold this.
 package config

@@ -37,6 +37,7 @@ type envVar struct {
 	alt    string       // unprefixed name from the envconfig tag, if any
 	typ    reflect.Type // the field's type with pointers removed
 	tag    reflect.StructTag
+	secret bool // the field, or a struct it is inside, is tagged secret
 }
 
 // The regular expressions envconfig uses for split_words.
@@ -56,8 +57,8 @@ var (
 // structs stay nil unless a value is actually set below them.
 func envVars(prefix string, t reflect.Type) []envVar {
 	var out []envVar
-	var walk func(prefix, goPrefix string, t reflect.Type, index []int, depth int)
-	walk = func(prefix, goPrefix string, t reflect.Type, index []int, depth int) {
+	var walk func(prefix, goPrefix string, t reflect.Type, index []int, depth int, secret bool)
+	walk = func(prefix, goPrefix string, t reflect.Type, index []int, depth int, secret bool) {
 		for i := range t.NumField() {
 			f := t.Field(i)
 			if !f.IsExported() || isTrue(f.Tag.Get("ignored")) {
@@ -81,18 +82,19 @@ func envVars(prefix string, t reflect.Type) []envVar {
 			key = strings.ToUpper(key)
 			idx := append(append([]int(nil), index...), i)
 			goPath := joinPath(goPrefix, f.Name)
+			fieldSecret := secret || isTrue(f.Tag.Get("secret"))
 			if ft.Kind() == reflect.Struct && !parsesItself(ft) && depth < 32 {
 				inner := key
 				if f.Anonymous {
 					inner = prefix
 				}
-				walk(inner, goPath, ft, idx, depth+1)
+				walk(inner, goPath, ft, idx, depth+1, fieldSecret)
 				continue
 			}
-			out = append(out, envVar{index: idx, goPath: goPath, key: key, alt: alt, typ: ft, tag: f.Tag})
+			out = append(out, envVar{index: idx, goPath: goPath, key: key, alt: alt, typ: ft, tag: f.Tag, secret: fieldSecret})
 		}
 	}
-	walk(prefix, "", t, nil, 0)
+	walk(prefix, "", t, nil, 0, false)
 	return out
 }
 
@@ -208,13 +210,17 @@ func parseWithEnvconfig(ev envVar, name, def string) (reflect.Value, error) {
 	if err == nil {
 		return holder.Elem().Field(0), nil
 	}
+	secret := ev.secret
 	var pe *envconfig.ParseError
 	if !errors.As(err, &pe) {
+		if secret {
+			return reflect.Value{}, fmt.Errorf("cannot parse %s as %s", redactedInError, ev.typ)
+		}
 		return reflect.Value{}, err
 	}
 	value := strconv.Quote(pe.Value)
-	if isTrue(ev.tag.Get("secret")) {
-		value = "<redacted>"
+	if secret {
+		value = redactedInError
 	}
 	msg := fmt.Sprintf("cannot parse %s as %s", value, ev.typ)
 	var ne *strconv.NumError
@@ -223,10 +229,20 @@ func parseWithEnvconfig(ev envVar, name, def string) (reflect.Value, error) {
 		// "cannot parse ... as int" says it all.
 	case ne != nil:
 		msg += ": " + ne.Err.Error()
-	case pe.Err != nil && !isTrue(ev.tag.Get("secret")):
+	case pe.Err != nil && !secret:
 		msg += ": " + pe.Err.Error()
 	}
-	return reflect.Value{}, &causeError{msg: msg, err: pe.Err}
+	// The cause stays reachable for errors.Is and errors.As, except that
+	// of a secret field, which may hold the value (strconv.NumError does):
+	// it keeps only strconv's value-free sentinel, if any.
+	cause := pe.Err
+	if secret {
+		cause = nil
+		if ne != nil {
+			cause = ne.Err
+		}
+	}
+	return reflect.Value{}, &causeError{msg: msg, err: cause}
 }
 
 // setField stores val at the field reached by index, allocating nil

@@ -76,6 +76,9 @@ func fileSourceName(path string) string { return fmt.Sprintf("file %q", path) }
 // consulSourceName is the Source of errors about the Consul key.
 func consulSourceName(key string) string { return fmt.Sprintf("consul key %q", key) }
 
+// redactedInError stands for the value of a secret field in error messages.
+const redactedInError = "<redacted>"
+
 // causeError gives a cause a clearer text while keeping it for errors.Is/As.
 type causeError struct {
 	msg string

@@ -8,6 +8,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"reflect"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -84,6 +86,11 @@ func LoadJSON(r io.Reader, v any, opts ...JSONOption) error {
 // Strings bound for time.Duration values are read in time.ParseDuration
 // syntax (see rewriteDurations); positions in errors always refer to data.
 func decodeJSON(data []byte, v any, o jsonOptions) error {
+	if at := checkDepth(data); at >= 0 {
+		e := &Error{Source: o.name, Err: fmt.Errorf("nesting depth exceeds the limit of %d", maxJSONDepth)}
+		e.Line, e.Column = position(data, at)
+		return e
+	}
 	doc, err := rewriteDurations(data, v, o.name)
 	if err != nil {
 		return err
@@ -113,6 +120,7 @@ func decodeJSON(data []byte, v any, o jsonOptions) error {
 		return nil
 	}
 
+	t := reflect.TypeOf(v)
 	e := &Error{Source: o.name, Err: err}
 	var (
 		syntaxErr *json.SyntaxError
@@ -128,12 +136,22 @@ func decodeJSON(data []byte, v any, o jsonOptions) error {
 		e.Err = errors.New(syntaxErr.Error())
 		e.Line, e.Column = pos(int(syntaxErr.Offset) - 1)
 	case errors.As(err, &typeErr):
-		e.Err = fmt.Errorf("cannot unmarshal %s into %s", typeErr.Value, typeErr.Type)
+		// Value is "number 31337.5" for numbers: the literal goes when the
+		// field is secret, or when the field is not known and the target
+		// has secrets.
+		value := typeErr.Value
 		e.Field = typeErr.Field
-		if path, at, ok := locateValue(data, typeErr.Offset); ok {
+		path, at, secret, ok := locateValue(data, t, typeErr.Offset)
+		if ok {
 			e.Field = path
 			e.Line, e.Column = pos(at)
+		} else {
+			secret = holdsSecret(t)
 		}
+		if secret {
+			value, _, _ = strings.Cut(value, " ")
+		}
+		e.Err = fmt.Errorf("cannot unmarshal %s into %s", value, typeErr.Type)
 	case errors.As(err, &invalid):
 		e.Err = fmt.Errorf("cannot decode into %T: target must be a non-nil pointer", v)
 	default:
@@ -144,11 +162,53 @@ func decodeJSON(data []byte, v any, o jsonOptions) error {
 				e.Field = path
 				e.Line, e.Column = pos(at)
 			}
+			break
 		}
 		// Anything else comes from a type's own UnmarshalJSON or
-		// UnmarshalText; json reports no position for those.
+		// UnmarshalText, or from a ",string" field; json reports no
+		// position for those, and their messages often quote the value.
+		if path, val, found := locateDecoderError(data, t, err); found {
+			e.Field = path
+			e.Line, e.Column = pos(val.start)
+			if val.secret {
+				e.Err = fmt.Errorf("cannot decode %s into %s", redactedInError, val.typ)
+			}
+		} else if holdsSecret(t) && showsSecret(data, t, err.Error()) {
+			e.Err = errors.New("a value was rejected by its decoder, whose message is not shown because it contains a secret")
+		}
 	}
 	return e
+}
+
+// holdsSecret reports whether a JSON document decoded into t can put a
+// value into a field tagged `secret:"true"`.
+func holdsSecret(t reflect.Type) bool {
+	return searchSecret(t, map[reflect.Type]bool{})
+}
+
+func searchSecret(t reflect.Type, seen map[reflect.Type]bool) bool {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array, reflect.Map:
+		return searchSecret(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() && !f.Anonymous || f.Tag.Get("json") == "-" {
+				continue
+			}
+			if isTrue(f.Tag.Get("secret")) || searchSecret(f.Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // position converts a byte offset into a 1-based line and column; the column

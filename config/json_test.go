@@ -63,7 +63,7 @@ func TestJSONOddInputs(t *testing.T) {
 	for _, tt := range []struct{ doc, want string }{
 		{"", "config: cfg.json: line 1, column 1: unexpected end of JSON input"},
 		{"  \n ", "config: cfg.json: line 2, column 2: unexpected end of JSON input"},
-		{`{"addr": "not-an-ip"}`, `config: cfg.json: ParseAddr("not-an-ip"): unable to parse IP`},
+		{`{"addr": "not-an-ip"}`, `config: cfg.json: line 1, column 10: addr: ParseAddr("not-an-ip"): unable to parse IP`},
 		{`["x"]`, "config: cfg.json: line 1, column 1: cannot unmarshal array into config_test.jsonCfg"},
 		{`{"labels": {"a.example.com": 1}}`, `config: cfg.json: line 1, column 30: labels."a.example.com": cannot unmarshal number into string`},
 		{`{"": 1}`, `config: cfg.json: line 1, column 2: "": unknown field`},

@@ -60,21 +60,25 @@ func rewriteDurations(data []byte, v any, source string) (*rewrittenDoc, error) 
 	}
 	var bad *Error
 	w := newTokenWalker(data)
-	w.scalar = func(path string, t reflect.Type, tok any, start, end int) bool {
+	w.scalar = func(v *jsonValue, t reflect.Type, tok any, end int) bool {
 		s, ok := tok.(string)
 		if !ok || t != durationType {
 			return true
 		}
 		d, err := time.ParseDuration(s)
 		if err != nil {
-			bad = &Error{Source: source, Field: path, Err: fmt.Errorf(`invalid duration %q: want a number with a unit, such as "300ms" or "1m30s"`, s)}
-			bad.Line, bad.Column = position(data, start)
+			shown := strconv.Quote(s)
+			if v.secret {
+				shown = redactedInError
+			}
+			bad = &Error{Source: source, Field: w.path(), Err: fmt.Errorf(`invalid duration %s: want a number with a unit, such as "300ms" or "1m30s"`, shown)}
+			bad.Line, bad.Column = position(data, v.start)
 			return false
 		}
-		doc.edits = append(doc.edits, durationEdit{start: start, end: end, repl: strconv.FormatInt(int64(d), 10)})
+		doc.edits = append(doc.edits, durationEdit{start: v.start, end: end, repl: strconv.FormatInt(int64(d), 10)})
 		return true
 	}
-	w.walk("", t)
+	w.run(t)
 	if bad != nil {
 		return nil, bad
 	}

@@ -12,22 +12,98 @@ import (
 
 // This file finds, after encoding/json has rejected a document, where the
 // problem is: json's errors carry a byte offset but no usable path (map keys
-// and slice indexes are missing) and, for unknown fields, neither. A second,
-// token-level pass over the (already decoded once) document recovers both.
-// It only runs on the error path.
+// and slice indexes are missing) and, for unknown fields and errors from a
+// type's own decoder, neither. A second, token-level pass over the (already
+// decoded once) document recovers both, and whether the value sits inside a
+// field tagged `secret:"true"`. It only runs on the error path, apart from
+// the duration rewrite (jsonduration.go), which uses the same walker.
+//
+// Every walk costs time and memory linear in the size of the document: the
+// path is kept as a stack of segments and turned into a string only for the
+// one value an error is about, and decodeJSON has already rejected documents
+// nested deeper than maxJSONDepth (see checkDepth), which bounds the
+// recursion.
+
+// maxJSONDepth is the deepest nesting of arrays and objects a JSON document
+// may have. It is encoding/json's own limit, so that no document json would
+// accept is refused, and it bounds the recursion of every walk here.
+const maxJSONDepth = 10000
+
+// checkDepth returns the offset of the first '[' or '{' that opens a level
+// deeper than maxJSONDepth, or -1. It needs no allocation and reads data
+// once. Brackets inside strings do not count; a malformed document may be
+// miscounted, but json rejects it anyway.
+func checkDepth(data []byte) int {
+	depth := 0
+	inString, escaped := false, false
+	for i, c := range data {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			depth++
+			if depth > maxJSONDepth {
+				return i
+			}
+		case ']', '}':
+			if depth > 0 {
+				depth--
+			}
+		}
+	}
+	return -1
+}
+
+// pathSeg is one step of a path: an object key, or an array index when
+// index >= 0.
+type pathSeg struct {
+	key   string
+	index int
+}
+
+// jsonValue describes the value a walk is at.
+type jsonValue struct {
+	// typ is the Go type the value decodes into as declared (pointers and
+	// decoder methods included), nil when unknown.
+	typ reflect.Type
+	// quoted reports a struct field with the ",string" option.
+	quoted bool
+	// secret reports that the value is, or is inside, a struct field
+	// tagged `secret:"true"`.
+	secret bool
+	// start is the offset of the value's first byte.
+	start int
+}
 
 // tokenWalker walks a JSON document value by value, tracking the path and,
 // when known, the Go type each value decodes into.
 type tokenWalker struct {
 	dec  *json.Decoder
 	data []byte
-	// visit is called before each value with its path and start offset; it
+	segs []pathSeg // the path of the current value
+	// visit is called before each value; it returns false to stop the
+	// walk.
+	visit func(v *jsonValue) bool
+	// scalar is called after each string, number, bool or null with its Go
+	// type as encoding/json sees it (nil when unknown), the token and its
+	// end offset; it returns false to stop the walk.
+	scalar func(v *jsonValue, t reflect.Type, tok any, end int) bool
+	// after is called once a value has been read, with its end offset; it
 	// returns false to stop the walk.
-	visit func(path string, start int) bool
-	// scalar is called after each string, number, bool or null with its
-	// path, its Go type (nil when unknown), the token and its offsets; it
-	// returns false to stop the walk.
-	scalar func(path string, t reflect.Type, tok any, start, end int) bool
+	after func(v *jsonValue, end int) bool
+	// secretKey is called with each object key inside a secret value.
+	secretKey func(key string)
 	// checkUnknown stops the walk at the first object key that names no
 	// field of the struct it decodes into, recording it in found/foundAt.
 	checkUnknown bool
@@ -39,6 +115,26 @@ func newTokenWalker(data []byte) *tokenWalker {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	return &tokenWalker{dec: dec, data: data, foundAt: -1}
+}
+
+// path returns the current path as a string: keys joined by dots (quoted
+// when ambiguous, see quoteKey) and indexes in brackets, as in
+// "workers[2].name".
+func (w *tokenWalker) path() string {
+	var b strings.Builder
+	for _, s := range w.segs {
+		if s.index >= 0 {
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(s.index))
+			b.WriteByte(']')
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(quoteKey(s.key))
+	}
+	return b.String()
 }
 
 // start returns the offset of the next value or key, skipping the
@@ -56,18 +152,29 @@ func (w *tokenWalker) start() int {
 	return off
 }
 
-// walk reads one value at path whose Go type is t (nil when unknown). It
-// returns false when the walk was stopped or the input ended early.
-func (w *tokenWalker) walk(path string, t reflect.Type) bool {
-	start := w.start()
-	if w.visit != nil && !w.visit(path, start) {
+// run walks the whole document, which decodes into t (nil when unknown).
+func (w *tokenWalker) run(t reflect.Type) {
+	w.walk(jsonValue{typ: t}, 0)
+}
+
+// walk reads one value, described by v, at nesting depth depth. It returns
+// false when the walk was stopped or the input ended early.
+func (w *tokenWalker) walk(v jsonValue, depth int) bool {
+	if depth > maxJSONDepth {
+		return false // decodeJSON rejects such documents before any walk
+	}
+	v.start = w.start()
+	if w.visit != nil && !w.visit(&v) {
 		return false
 	}
 	tok, err := w.dec.Token()
 	if err != nil {
 		return false
 	}
-	t = decodedType(t)
+	t := decodedType(v.typ)
+	if v.quoted {
+		t = nil // a string holding a literal, not what the type suggests
+	}
 	switch tok {
 	case json.Delim('{'):
 		for w.dec.More() {
@@ -77,51 +184,83 @@ func (w *tokenWalker) walk(path string, t reflect.Type) bool {
 				return false
 			}
 			key, _ := keyTok.(string)
+			if v.secret && w.secretKey != nil {
+				w.secretKey(key)
+			}
 			child, known := memberType(t, key)
-			childPath := joinPath(path, key)
+			child.secret = child.secret || v.secret
+			w.segs = append(w.segs, pathSeg{key: key, index: -1})
 			if w.checkUnknown && !known {
-				w.found, w.foundAt = childPath, at
+				w.found, w.foundAt = w.path(), at
 				return false
 			}
-			if !w.walk(childPath, child) {
+			if !w.walk(child, depth+1) {
 				return false
 			}
+			w.segs = w.segs[:len(w.segs)-1]
 		}
 		_, err = w.dec.Token() // '}'
 	case json.Delim('['):
-		var elem reflect.Type
+		elem := jsonValue{secret: v.secret}
 		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
-			elem = t.Elem()
+			elem.typ = t.Elem()
 		}
+		w.segs = append(w.segs, pathSeg{index: 0})
 		for i := 0; w.dec.More(); i++ {
-			if !w.walk(path+"["+strconv.Itoa(i)+"]", elem) {
+			w.segs[len(w.segs)-1].index = i
+			if !w.walk(elem, depth+1) {
 				return false
 			}
 		}
+		w.segs = w.segs[:len(w.segs)-1]
 		_, err = w.dec.Token() // ']'
 	default:
-		if w.scalar != nil && !w.scalar(path, t, tok, start, int(w.dec.InputOffset())) {
+		if w.scalar != nil && !w.scalar(&v, t, tok, int(w.dec.InputOffset())) {
 			return false
 		}
 	}
-	return err == nil
+	if err != nil {
+		return false
+	}
+	if w.after != nil && !w.after(&v, int(w.dec.InputOffset())) {
+		return false
+	}
+	return true
 }
 
 // locateValue returns the path and start offset of the value that
-// encoding/json was decoding when it reported an error at off: the last
-// value that starts before off.
-func locateValue(data []byte, off int64) (path string, at int, ok bool) {
+// encoding/json was decoding when it reported an error at off (the last
+// value that starts before off) and whether that value is secret in t.
+//
+// It walks twice, so that only one path is ever built: first to find which
+// value it is, then to stop there.
+func locateValue(data []byte, t reflect.Type, off int64) (path string, at int, secret, ok bool) {
+	n, last := 0, -1
 	w := newTokenWalker(data)
-	at = -1
-	w.visit = func(p string, start int) bool {
-		if int64(start) >= off {
+	w.visit = func(v *jsonValue) bool {
+		if int64(v.start) >= off {
 			return false
 		}
-		path, at = p, start
+		n++
+		last = n
 		return true
 	}
-	w.walk("", nil)
-	return path, at, at >= 0
+	w.run(t)
+	if last < 0 {
+		return "", -1, false, false
+	}
+	n = 0
+	w = newTokenWalker(data)
+	w.visit = func(v *jsonValue) bool {
+		n++
+		if n < last {
+			return true
+		}
+		path, at, secret = w.path(), v.start, v.secret
+		return false
+	}
+	w.run(t)
+	return path, at, secret, true
 }
 
 // locateUnknown returns the path and offset of the first object key in data
@@ -129,8 +268,80 @@ func locateValue(data []byte, off int64) (path string, at int, ok bool) {
 func locateUnknown(data []byte, v any) (path string, at int, ok bool) {
 	w := newTokenWalker(data)
 	w.checkUnknown = true
-	w.walk("", reflect.TypeOf(v))
+	w.run(reflect.TypeOf(v))
 	return w.found, w.foundAt, w.foundAt >= 0
+}
+
+// locateDecoderError finds the value whose decoding gave err, an error that
+// encoding/json returns without a position: one from a type's own
+// UnmarshalJSON or UnmarshalText, or from a ",string" field. It decodes,
+// in document order, each value that could give such an error on its own
+// and returns the first whose error reads the same. Only such values are
+// decoded again, each once.
+func locateDecoderError(data []byte, t reflect.Type, err error) (path string, val jsonValue, ok bool) {
+	msg := err.Error()
+	w := newTokenWalker(data)
+	w.after = func(v *jsonValue, end int) bool {
+		if v.typ == nil || !(v.quoted || hasOwnDecoder(v.typ)) {
+			return true
+		}
+		if e := decodeAlone(v.typ, v.quoted, data[v.start:end]); e != nil && e.Error() == msg {
+			path, val, ok = w.path(), *v, true
+			return false
+		}
+		return true
+	}
+	w.run(t)
+	return path, val, ok
+}
+
+// hasOwnDecoder reports whether json hands values of type t (or *t) to
+// their own UnmarshalJSON or UnmarshalText method.
+func hasOwnDecoder(t reflect.Type) bool {
+	for _, it := range []reflect.Type{jsonUnmarshalerType, textUnmarshalerType} {
+		if t.Implements(it) || reflect.PointerTo(t).Implements(it) {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeAlone decodes raw as the value of a struct field of type t (with
+// the ",string" option if quoted) and returns json's error.
+func decodeAlone(t reflect.Type, quoted bool, raw []byte) error {
+	tag := `json:"v"`
+	if quoted {
+		tag = `json:"v,string"`
+	}
+	holder := reflect.New(reflect.StructOf([]reflect.StructField{{Name: "V", Type: t, Tag: reflect.StructTag(tag)}}))
+	doc := make([]byte, 0, len(raw)+6)
+	doc = append(append(append(doc, `{"v":`...), raw...), '}')
+	return json.Unmarshal(doc, holder.Interface())
+}
+
+// showsSecret reports whether text contains the value of any secret field
+// in data (a scalar as written or as decoded, or a key inside a secret map
+// or struct), when decoded into t. Empty values are not looked for.
+func showsSecret(data []byte, t reflect.Type, text string) bool {
+	found := false
+	check := func(s string) {
+		if s != "" && strings.Contains(text, s) {
+			found = true
+		}
+	}
+	w := newTokenWalker(data)
+	w.secretKey = check
+	w.scalar = func(v *jsonValue, _ reflect.Type, tok any, end int) bool {
+		if v.secret {
+			check(string(data[v.start:end]))
+			if s, ok := tok.(string); ok {
+				check(s)
+			}
+		}
+		return !found
+	}
+	w.run(t)
+	return found
 }
 
 // unknownFieldKey extracts the key from encoding/json's unknown field error,
@@ -144,18 +355,25 @@ func unknownFieldKey(err error) (string, bool) {
 	return key, uerr == nil
 }
 
-// joinPath appends key to a dotted path, quoting keys that would make the
-// path ambiguous (empty, or holding dots, brackets, quotes or spaces).
+// joinPath appends key to a dotted path, quoting it when ambiguous (see
+// quoteKey).
 func joinPath(path, key string) string {
-	if key == "" || strings.ContainsFunc(key, func(r rune) bool {
-		return r == '.' || r == '[' || r == ']' || r == '"' || !unicode.IsPrint(r) || unicode.IsSpace(r)
-	}) {
-		key = strconv.Quote(key)
-	}
+	key = quoteKey(key)
 	if path == "" {
 		return key
 	}
 	return path + "." + key
+}
+
+// quoteKey quotes keys that would make a path ambiguous: empty, or holding
+// dots, brackets, quotes, spaces or unprintable runes.
+func quoteKey(key string) string {
+	if key == "" || strings.ContainsFunc(key, func(r rune) bool {
+		return r == '.' || r == '[' || r == ']' || r == '"' || !unicode.IsPrint(r) || unicode.IsSpace(r)
+	}) {
+		return strconv.Quote(key)
+	}
+	return key
 }
 
 var (
@@ -183,34 +401,31 @@ func decodedType(t reflect.Type) reflect.Type {
 	return nil
 }
 
-// memberType returns the type of the value at key inside an object that
-// decodes into t, and whether encoding/json would accept the key.
-func memberType(t reflect.Type, key string) (reflect.Type, bool) {
+// memberType describes the value at key inside an object that decodes into
+// t (its type, ",string" option and secret tag), and reports whether
+// encoding/json would accept the key.
+func memberType(t reflect.Type, key string) (jsonValue, bool) {
 	if t == nil {
-		return nil, true
+		return jsonValue{}, true
 	}
 	switch t.Kind() {
 	case reflect.Map:
-		return t.Elem(), true
+		return jsonValue{typ: t.Elem()}, true
 	case reflect.Struct:
-		if f, ok := lookupJSONField(t, key); ok {
-			return f, true
-		}
-		return nil, false
+		return lookupJSONField(t, key)
 	}
-	return nil, true // a type mismatch, reported by json itself
+	return jsonValue{}, true // a type mismatch, reported by json itself
 }
 
 // lookupJSONField finds the field encoding/json would fill for key: the
 // shallowest exact match, or failing that the shallowest case-insensitive
-// one. The type is nil for a field with the ",string" option.
-func lookupJSONField(t reflect.Type, key string) (reflect.Type, bool) {
-	var fold reflect.Type
-	foldDepth := -1
-	var exact reflect.Type
-	exactDepth := -1
-	var visit func(t reflect.Type, depth int)
-	visit = func(t reflect.Type, depth int) {
+// one. The field is secret when it, or an embedded struct it is promoted
+// from, is tagged `secret:"true"`.
+func lookupJSONField(t reflect.Type, key string) (jsonValue, bool) {
+	var fold, exact jsonValue
+	foldDepth, exactDepth := -1, -1
+	var visit func(t reflect.Type, depth int, secret bool)
+	visit = func(t reflect.Type, depth int, secret bool) {
 		if depth > 16 {
 			return
 		}
@@ -220,6 +435,7 @@ func lookupJSONField(t reflect.Type, key string) (reflect.Type, bool) {
 			if tag == "-" {
 				continue
 			}
+			fieldSecret := secret || isTrue(f.Tag.Get("secret"))
 			name, opts, _ := strings.Cut(tag, ",")
 			if f.Anonymous && name == "" {
 				ft := f.Type
@@ -227,7 +443,7 @@ func lookupJSONField(t reflect.Type, key string) (reflect.Type, bool) {
 					ft = ft.Elem()
 				}
 				if ft.Kind() == reflect.Struct {
-					visit(ft, depth+1)
+					visit(ft, depth+1, fieldSecret)
 					continue
 				}
 			}
@@ -237,27 +453,24 @@ func lookupJSONField(t reflect.Type, key string) (reflect.Type, bool) {
 			if name == "" {
 				name = f.Name
 			}
-			ft := f.Type
-			if hasOption(opts, "string") {
-				// The value is a string holding a scalar literal, not
-				// what the field's type alone suggests.
-				ft = nil
-			}
+			// With ",string" the value is a string holding a scalar
+			// literal, not what the field's type alone suggests.
+			fv := jsonValue{typ: f.Type, quoted: hasOption(opts, "string"), secret: fieldSecret}
 			if name == key && (exactDepth < 0 || depth < exactDepth) {
-				exact, exactDepth = ft, depth
+				exact, exactDepth = fv, depth
 			} else if strings.EqualFold(name, key) && (foldDepth < 0 || depth < foldDepth) {
-				fold, foldDepth = ft, depth
+				fold, foldDepth = fv, depth
 			}
 		}
 	}
-	visit(t, 0)
+	visit(t, 0, false)
 	switch {
 	case exactDepth >= 0:
 		return exact, true
 	case foldDepth >= 0:
 		return fold, true
 	}
-	return nil, false
+	return jsonValue{}, false
 }
 
 // hasOption reports whether the comma-separated json tag options include opt.
