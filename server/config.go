@@ -69,7 +69,9 @@ type Config struct {
 	// TLSKeyFile is the PEM private key matching TLSCertFile.
 	TLSKeyFile string `envconfig:"TLS_KEY_FILE" json:"tls_key_file"`
 
-	// EnablePprof mounts net/http/pprof under /debug/pprof/. Off by default.
+	// EnablePprof mounts the pprof endpoints under /debug/pprof/, as
+	// net/http/pprof serves them (without its registration on
+	// http.DefaultServeMux; delta profiles are refused). Off by default.
 	EnablePprof bool `envconfig:"ENABLE_PPROF" json:"enable_pprof"`
 	// HealthPath serves liveness (always 200 while the process serves).
 	HealthPath string `envconfig:"HEALTH_PATH" json:"health_path" default:"/healthz"`

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"path"
 	"sync/atomic"
 
@@ -18,6 +19,13 @@ import (
 //
 // Like mux.Router.ServeHTTP it first redirects non-canonical paths
 // ("/a//b", "/a/../b") with 301. Router().SkipClean has no effect on it.
+// Unlike mux, it never names a host in that redirect: Location is the clean
+// path (and query) alone, so an absolute-form request target such as
+// "GET http://evil.example//x" cannot turn the server into an open
+// redirect. For the same reason a request with an absolute-form target is
+// matched as its origin-form copy, so that the redirects mux builds from
+// the request URL (StrictSlash) are relative too; the handler still gets
+// the request as it came.
 //
 // While the server's routeTable exists (SimpleServer.Router has not been
 // called) it matches with the table, which gives Router.Match's results;
@@ -61,17 +69,27 @@ func findMuxKeys() *muxKeys {
 
 // ServeHTTP implements http.Handler.
 func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := cleanPath(r.URL.Path); p != r.URL.Path {
+		// Relative: never the scheme and host of an absolute-form target.
+		// p is rooted and has no "//", and String escapes what a browser
+		// could read as a host ("/\evil" becomes "/%5Cevil").
+		u := url.URL{Path: p, RawQuery: r.URL.RawQuery}
+		w.Header().Set("Location", u.String())
+		w.WriteHeader(http.StatusMovedPermanently)
+		return
+	}
 	st := stateOf(r.Context())
 	if st == nil || d.keys == nil {
 		d.router.ServeHTTP(w, r)
 		return
 	}
-	if p := cleanPath(r.URL.Path); p != r.URL.Path {
+	mr := r // the request as the router sees it
+	if r.URL.Scheme != "" || r.URL.Host != "" || r.URL.User != nil {
 		u := *r.URL
-		u.Path, u.RawPath = p, ""
-		w.Header().Set("Location", u.String())
-		w.WriteHeader(http.StatusMovedPermanently)
-		return
+		u.Scheme, u.Host, u.User = "", "", nil
+		c := *r
+		c.URL = &u
+		mr = &c
 	}
 	m := &st.match
 	var (
@@ -80,9 +98,9 @@ func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		entry   *routeEntry
 	)
 	if t := d.table.Load(); t != nil {
-		matched, entry = t.match(d.router, r, m)
+		matched, entry = t.match(d.router, mr, m)
 	} else {
-		matched = d.router.Match(r, m)
+		matched = d.router.Match(mr, m)
 	}
 	if matched {
 		h = m.Handler

@@ -41,8 +41,41 @@
 // Built-in endpoints: Config.HealthPath (liveness), Config.ReadyPath
 // (readiness: checks added with [SimpleServer.AddReadinessCheck]; fails as
 // soon as shutdown starts), Config.MetricsPath, and with Config.EnablePprof
-// the net/http/pprof handlers under /debug/pprof/. Unknown paths and methods
-// get JSON 404 and 405 answers.
+// the pprof endpoints under /debug/pprof/ (index, named profiles, cmdline,
+// profile, symbol, trace, with net/http/pprof's parameters, except that
+// delta profiles, ?seconds=N on a named profile, answer 400). Unknown paths
+// and methods get JSON 404 and 405 answers.
+//
+// A request for a non-canonical path ("/a//b", "/a/../b") is redirected
+// with 301 to the clean path, and the Location is always that path alone
+// (with the query), relative to this server: an absolute-form request
+// target such as "GET http://evil.example//x" cannot make it name another
+// host. TestCleanPathRedirectStaysOnServer holds this.
+//
+// # gRPC status codes
+//
+// The metrics, access log and span of an RPCServer call record the code
+// grpc-go sends the client: the status the handler's error carries (also
+// when wrapped), else Canceled or DeadlineExceeded when the error is or
+// wraps context.Canceled or context.DeadlineExceeded (a handler returning
+// ctx.Err() after the client cancelled or its deadline passed, as
+// [google.golang.org/grpc/status.FromContextError] maps it), else Unknown.
+// The access log line is at Error level for codes that mean a server fault
+// (Unknown, Internal, DataLoss, Unimplemented) and at Info otherwise, so a
+// call the client gave up on is an Info line, as on the HTTP side, where
+// every request is logged at its route's level whatever became of the
+// client; health checks are at Debug on both.
+//
+// # Nothing global
+//
+// Importing this package has no side effects: it has no init functions and
+// no package-level variables. In particular it adds nothing to
+// http.DefaultServeMux: the pprof endpoints are built here from
+// runtime/pprof and runtime/trace, not taken from net/http/pprof, whose
+// init registers them there in every program that links it.
+// TestImportLeavesDefaultServeMuxEmpty probes DefaultServeMux in a program
+// that links this package and everything it imports; the one registration
+// it finds is not ours (see Known limits).
 //
 // # Lifecycle
 //
@@ -54,7 +87,8 @@
 //
 // # Known limits
 //
-// Importing this package links net/http/pprof, whose init registers its
-// handlers on http.DefaultServeMux. The servers here never serve
-// DefaultServeMux, but a program that does will expose pprof there.
+// The Prometheus client library, which this package needs, imports expvar,
+// whose init registers GET /debug/vars (the command line and memory
+// statistics) on http.DefaultServeMux. The servers here never serve
+// DefaultServeMux, but a program that does exposes that endpoint there.
 package server

@@ -3,7 +3,6 @@ package server
 import (
 	"log/slog"
 	"net/http"
-	"net/http/pprof"
 
 	"github.com/seed8104ecd5/gizmo/web"
 )
@@ -49,19 +48,4 @@ func readyz(rd *Readiness, logger *slog.Logger) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		_ = web.WriteJSON(w, status, body)
 	})
-}
-
-// mountPprof mounts the net/http/pprof handlers under /debug/pprof/
-// explicitly; http.DefaultServeMux is never touched.
-func (s *SimpleServer) mountPprof() {
-	get := []string{http.MethodGet}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.addLocked(get, "/debug/pprof/", http.HandlerFunc(pprof.Index), slog.LevelInfo)
-	s.addLocked(get, "/debug/pprof/cmdline", http.HandlerFunc(pprof.Cmdline), slog.LevelInfo)
-	s.addLocked(append(get, http.MethodPost), "/debug/pprof/symbol", http.HandlerFunc(pprof.Symbol), slog.LevelInfo)
-	s.addLocked(get, "/debug/pprof/profile", http.HandlerFunc(pprof.Profile), slog.LevelInfo)
-	s.addLocked(get, "/debug/pprof/trace", http.HandlerFunc(pprof.Trace), slog.LevelInfo)
-	// Named profiles (heap, goroutine, allocs, ...) are served by Index.
-	s.addLocked(get, "/debug/pprof/{profile}", http.HandlerFunc(pprof.Index), slog.LevelInfo)
 }

@@ -74,7 +74,8 @@ func (o *rpcObserver) start(ctx context.Context, method string) (context.Context
 // log line.
 func (o *rpcObserver) finish(ctx context.Context, span trace.Span, method, id string, kind string, began time.Time, err error) {
 	elapsed := time.Since(began)
-	code := status.Code(err)
+	st := rpcStatus(err)
+	code := st.Code()
 	var sc trace.SpanContext
 	if span != nil {
 		if span.IsRecording() {
@@ -113,9 +114,22 @@ func (o *rpcObserver) finish(ctx context.Context, span trace.Span, method, id st
 		attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", status.Convert(err).Message()))
+		attrs = append(attrs, slog.String("error", st.Message()))
 	}
 	o.logger.LogAttrs(ctx, level, "grpc call", attrs...)
+}
+
+// rpcStatus is the status grpc-go sends the client when a handler returns
+// err: the status err carries (also when wrapped), or else, for an error
+// that is or wraps context.Canceled or context.DeadlineExceeded (a handler
+// returning ctx.Err() after the client gave up), Canceled or
+// DeadlineExceeded; anything else is Unknown. Metrics, logs and spans
+// record that code, so that they agree with what the client saw.
+func rpcStatus(err error) *status.Status {
+	if st, ok := status.FromError(err); ok {
+		return st // nil err gives OK
+	}
+	return status.FromContextError(err)
 }
 
 // recovered turns a recovered panic value into the error the client sees,

@@ -39,7 +39,9 @@ type RPCService interface {
 // the response header), trace
 // context extraction and a server span, Prometheus metrics
 // ([RPCHandledMetric], [RPCLatencyMetric]) on the same registry as the HTTP
-// metrics, and an access log line per call. It also serves the standard
+// metrics, and an access log line per call. The code recorded is the one
+// the client gets (see "gRPC status codes" in the package documentation).
+// It also serves the standard
 // gRPC health service, tied to readiness, and, with [WithReflection], server
 // reflection. With Config.TLSCertFile and Config.TLSKeyFile both listeners
 // use TLS. Config.MaxBodyBytes also caps the size of a received gRPC message.

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -31,6 +32,7 @@ const (
 	cmdSlow     = "slow"              // the handler blocks until release is closed
 	cmdID       = "request-id"        // the handler answers with RequestID(ctx)
 	cmdTrace    = "trace-id"          // the handler answers with the span's trace ID
+	cmdDeadline = "own-deadline"      // the handler returns its own expired deadline's ctx.Err(), wrapped
 	panicSecret = "panicSecret-panic" // must never reach a client
 )
 
@@ -66,6 +68,11 @@ func (e *echoService) answer(ctx context.Context, msg string) (string, error) {
 		return RequestID(ctx), nil
 	case cmdTrace:
 		return rpcSpanTraceID(ctx), nil
+	case cmdDeadline:
+		ctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+		defer cancel()
+		<-ctx.Done()
+		return "", fmt.Errorf("waiting for the database: %w", ctx.Err())
 	}
 	return msg, nil
 }

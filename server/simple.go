@@ -219,7 +219,10 @@ func (s *SimpleServer) addLocked(methods []string, path string, h http.Handler, 
 // added here get the default middleware too, and are labelled with their
 // path template; they are not checked for duplicates. The server matches
 // with Router.Match rather than Router.ServeHTTP, and always redirects
-// non-canonical paths ("/a//b") with 301: Router.SkipClean has no effect.
+// non-canonical paths ("/a//b") with 301 and a relative Location:
+// Router.SkipClean has no effect. A request whose target is in absolute
+// form ("GET http://host/a") is matched as its origin-form copy, so mux's
+// own redirects (StrictSlash) are relative too.
 //
 // Until Router is first called, the server routes from its own copy of the
 // route list, which gives the same results as Router.Match without running
