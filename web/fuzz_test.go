@@ -44,6 +44,10 @@ func FuzzDecodeJSON(f *testing.F) {
 		`{"s":"x","n":-3,"u":7,"f":1.5e3,"b":true,"p":{"s":"y"},"l":[1,2],"m":{"k":"v"},"any":[null,{}]}`,
 		`{"n":40000}`, `{"zz":1}`, `[]`, `{"s":"\ud800"}`, "{}\n{}", `{"p":{"p":{"l":[1,"x"]}}}`, "", " ", `{"s":`,
 		"\xff", `{"f":1e400}`,
+		// Deep nesting: 40 typed levels within the limit, and far past
+		// encoding/json's depth limit (refused by size here).
+		strings.Repeat(`{"p":`, 40) + `{"l":[1,"x"]}` + strings.Repeat("}", 40),
+		strings.Repeat("[", 10_001) + strings.Repeat("]", 10_001),
 	} {
 		f.Add(s)
 	}
