@@ -36,7 +36,7 @@ type benchSub struct{ ch chan SubscriberMessage }
 
 func (s benchSub) Start() <-chan SubscriberMessage { return s.ch }
 func (s benchSub) Err() error                      { return nil }
-func (s benchSub) Stop() error                     { return nil }
+func (s benchSub) Stop(context.Context) error      { return nil }
 
 const benchPool = 4096
 

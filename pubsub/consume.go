@@ -3,8 +3,10 @@ package pubsub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,8 +15,10 @@ import (
 // timeout expires during shutdown, or when a per-attempt timeout set with
 // [WithHandlerTimeout] expires.
 //
-// A handler may settle m itself (with Done or Nack); the first settle wins,
-// so Consume's own settle afterwards has no effect.
+// A handler may settle m itself (with Done or Nack). The first settle is
+// final: Consume then neither acknowledges, retries nor dead-letters the
+// message, whatever the handler returns. m is a wrapper; use [MessageAs] to
+// reach the backend's own message type.
 type Handler func(ctx context.Context, m SubscriberMessage) error
 
 // Consume runs h over the messages of sub until ctx is cancelled or the
@@ -24,45 +28,60 @@ type Handler func(ctx context.Context, m SubscriberMessage) error
 // optionally keeping per-key order ([WithOrderedKeys]). A handler that
 // returns nil gets its message acknowledged with Done.
 //
+// # Leases
+//
+// From the moment a message is received until it is settled, whether it is
+// queued behind its key, running, waiting for a retry or held before a
+// hand-back, Consume keeps its lease alive with ExtendDoneDeadline (see
+// [WithLease]). If the lease is lost anyway, Consume stops retrying the
+// message, since the broker will deliver it again.
+//
 // # Failures
 //
-// A handler that returns an error, or panics (see [PanicError]), has failed
-// one attempt. Consume retries the message in this process, after an
-// exponential backoff with jitter ([WithRetry]), until the policy's
-// MaxAttempts attempts are used up or the handler returns an error marked
-// with [Permanent]. Retrying in process rather than Nacking keeps per-key
-// order and makes attempt counts exact on every backend, including Kafka,
-// which has no per-message Nack. If a message implements
-// [DeliveryAttempter], counting starts from its delivery attempt, so a
-// message redelivered after a crash does not get a fresh budget. During a
-// long backoff Consume extends the message's lease ([WithLease]).
+// A handler that returns an error, panics (see [PanicError]) or calls
+// runtime.Goexit (as t.FailNow does) has failed one attempt. Consume retries
+// the message in this process, after an exponential backoff with jitter
+// ([WithRetry]), until the policy's MaxAttempts attempts are used up or the
+// handler returns an error marked with [Permanent]. Retrying in process
+// rather than Nacking keeps per-key order and makes attempt counts exact on
+// every backend, including Kafka. Attempts count from the message's
+// [DeliveryAttempter] count where it has one, and a message this Consume
+// gave up on and sees again gets a single attempt, so that a redelivered
+// message does not get a fresh budget.
 //
-// After the last failed attempt, with a dead-letter publisher
-// ([WithDeadLetter]) the message is published there with the failure
-// attributes ([AttrDeadLetterError] and its siblings) and then acknowledged;
-// if that publish fails, the message is Nacked so that it is not lost.
-// Without a dead-letter publisher the message is Nacked and the failure
-// logged: the broker redelivers it, and its own redrive policy (an SQS
-// redrive policy, a Pub/Sub dead-letter topic) may apply.
+// After the last failed attempt the message has failed for good: Consume
+// gives up on it and logs that at Error. With a dead-letter publisher
+// ([WithDeadLetter]) it publishes the message there with [AttrDeadLetter]
+// and then acknowledges it. Without one, the [GiveUpPolicy] applies: by
+// default the message is held until [RetryPolicy].MaxBackoff has passed
+// since its last attempt and then handed back, so a message that keeps
+// failing runs at most once per MaxBackoff and is never dropped. If the
+// dead-letter publish fails, the message is handed back the same way.
+// Consume refuses to start, with an error, when the subscriber cannot Nack
+// a single message ([NackReporter]) and neither a dead-letter publisher nor
+// [GiveUpDiscard] says where a failed message goes.
 //
 // # Stopping
 //
 // When ctx is cancelled, Consume stops receiving at once, Nacks messages it
-// received but has not started (for example ones queued behind their key),
-// ends retry backoff waits by Nacking those messages, and calls sub.Stop
-// while in-flight handlers finish. Handlers keep a live context for the
-// drain timeout ([WithDrainTimeout]); after that their context is
-// cancelled, and Consume waits for them to return. Messages the subscriber
-// still delivers while stopping are Nacked. Consume then returns the
-// subscriber's terminal error ([Subscriber.Err]), which is nil after a
-// clean stop, or else the error from Stop.
+// received but has not started (for example ones queued behind their key)
+// and messages it holds for a hand-back, ends retry backoff waits by
+// Nacking those messages, and calls [Subscriber.Stop] with a context whose
+// deadline is the drain timeout ([WithDrainTimeout]), so that the
+// subscriber waits for the in-flight handlers exactly as long as Consume
+// does. Handler contexts are cancelled at the same deadline, and Consume
+// then waits for the handlers to return. Messages the subscriber still
+// delivers while stopping are Nacked. Consume returns the subscriber's
+// terminal error ([Subscriber.Err]) if it has one, or else the error from
+// Stop: nil after a clean stop, or one wrapping [ErrDrainTimeout] when
+// handlers outlived the drain timeout.
 //
 // If the channel closes without ctx being cancelled (because Stop was called
-// elsewhere, or the subscriber failed), Consume shuts down the same way,
-// drain timeout included, and returns sub.Err(): nil after a clean Stop.
+// elsewhere, or the subscriber failed), Consume shuts down the same way and
+// returns sub.Err(): nil after a clean Stop.
 //
 // Consume leaves no goroutines behind. It returns an error at once for a nil
-// sub or h.
+// sub or h and for a configuration that could lose messages.
 func Consume(ctx context.Context, sub Subscriber, h Handler, opts ...ConsumeOption) error {
 	if sub == nil {
 		return errors.New("pubsub: Consume: nil Subscriber")
@@ -71,191 +90,222 @@ func Consume(ctx context.Context, sub Subscriber, h Handler, opts ...ConsumeOpti
 		return errors.New("pubsub: Consume: nil Handler")
 	}
 	cfg := newConsumeConfig(opts)
+	if !cfg.leaseSet {
+		if lr, ok := sub.(LeaseReporter); ok {
+			cfg.lease = max(lr.Lease(), 0)
+		}
+	}
+	if err := cfg.checkGiveUp(sub); err != nil {
+		return err
+	}
 	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer hcancel()
 	r := &runner{
-		cfg:      cfg,
-		h:        h,
-		hctx:     hctx,
-		done:     ctx.Done(),
-		stopping: make(chan struct{}),
-		closed:   make(chan struct{}),
-		log:      cfg.logger,
+		cfg:    cfg,
+		h:      h,
+		hctx:   hctx,
+		stopCh: make(chan struct{}),
+		closed: make(chan struct{}),
+		log:    cfg.logger,
 	}
+	r.keeper = newKeeper(r, cfg.lease)
 
-	ch := sub.Start()
-	var wg sync.WaitGroup
+	r.ch = sub.Start()
 	if cfg.ordered {
-		shards := make([]chan SubscriberMessage, cfg.concurrency)
-		for i := range shards {
-			shards[i] = make(chan SubscriberMessage, shardBuffer)
-			wg.Go(func() { r.shardWorker(shards[i]) })
+		r.shards = make([]*shard, cfg.concurrency)
+		for i := range r.shards {
+			r.shards[i] = newShard(r)
+			wk := &worker{shard: r.shards[i]}
+			r.wg.Go(func() { r.loop(wk) })
 		}
-		wg.Go(func() { r.dispatch(ch, shards) })
+		r.wg.Go(r.dispatch)
 	} else {
-		for range cfg.concurrency {
-			wg.Go(func() { r.worker(ch) })
+		r.slots = make([]atomic.Pointer[held], cfg.concurrency)
+		for i := range r.slots {
+			wk := &worker{slot: &r.slots[i]}
+			r.wg.Go(func() { r.loop(wk) })
 		}
 	}
+	keeperDone := make(chan struct{})
+	go func() {
+		defer close(keeperDone)
+		r.keeper.run()
+	}()
 
 	select {
 	case <-ctx.Done():
 	case <-r.closed:
 	}
-	close(r.stopping)
-	drain := time.AfterFunc(cfg.drainTimeout, hcancel)
-	defer drain.Stop()
-
+	r.beginStop()
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.drainTimeout)
+	defer cancel()
+	context.AfterFunc(stopCtx, hcancel)
 	stopDone := make(chan struct{})
 	var stopErr error
 	go func() {
 		defer close(stopDone)
-		stopErr = sub.Stop()
+		stopErr = sub.Stop(stopCtx)
 	}()
-	r.nackRest(ch, stopDone)
-	wg.Wait()
+	r.nackRest(stopDone)
+	r.wg.Wait()
+	r.keeper.stop()
+	<-keeperDone
 	if err := sub.Err(); err != nil {
 		return err
 	}
 	return stopErr
 }
 
-// shardBuffer is how many messages may queue for one ordered-keys goroutine
-// before the dispatcher waits. A little slack stops one busy key from
-// stalling every other key at once; more would hold messages unstarted.
-const shardBuffer = 8
+// checkGiveUp refuses a configuration that has nowhere to put a message
+// that failed for good.
+func (c *consumeConfig) checkGiveUp(sub Subscriber) error {
+	if c.deadLetter != nil {
+		return nil
+	}
+	canNack := true
+	if nr, ok := sub.(NackReporter); ok {
+		canNack = nr.CanNack()
+	}
+	switch c.giveUp {
+	case 0:
+		if !canNack {
+			return fmt.Errorf("pubsub: Consume: subscriber %T cannot Nack a single message, so a message that fails for good could never be redelivered; set a dead-letter publisher (WithDeadLetter) or choose WithGiveUp(GiveUpDiscard)", sub)
+		}
+		c.giveUp = GiveUpRedeliver
+	case GiveUpRedeliver:
+		if !canNack {
+			return fmt.Errorf("pubsub: Consume: WithGiveUp(GiveUpRedeliver) needs Nack, and subscriber %T cannot Nack a single message; set a dead-letter publisher (WithDeadLetter) or choose WithGiveUp(GiveUpDiscard)", sub)
+		}
+	case GiveUpDiscard:
+	default:
+		return fmt.Errorf("pubsub: Consume: unknown %v", c.giveUp)
+	}
+	return nil
+}
 
 type runner struct {
 	cfg      consumeConfig
 	h        Handler
-	hctx     context.Context // handlers' context; cancelled after the drain timeout
-	done     <-chan struct{} // Consume's ctx.Done()
-	stopping chan struct{}   // closed once ctx is done or the channel closed
-	closed   chan struct{}   // closed when the subscriber's channel is seen closed
+	hctx     context.Context // handlers' context; cancelled at the drain deadline
+	ch       <-chan SubscriberMessage
+	wg       sync.WaitGroup // workers and the dispatcher, and what replaces them
+	stopping atomic.Bool    // set once ctx is done or the channel closed
+	stopCh   chan struct{}  // closed with stopping
+	closed   chan struct{}  // closed when the subscriber's channel is seen closed
 	once     sync.Once
 	log      *slog.Logger
+	keeper   *keeper
+	slots    []atomic.Pointer[held] // unordered: the message each worker holds
+	shards   []*shard               // ordered: one per worker
+	given    givenUp
+}
+
+// worker is one handler goroutine's identity: its slot (unordered) or its
+// shard (ordered), and its allocation slab. A goroutine that carries on
+// after a handler's runtime.Goexit takes it over.
+type worker struct {
+	slot  *atomic.Pointer[held]
+	shard *shard
+	slab  []held
 }
 
 func (r *runner) markClosed() { r.once.Do(func() { close(r.closed) }) }
 
-// isClosed reports, without blocking, whether c is closed.
-func isClosed(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
+// beginStop stops receiving work: it hands back what the keeper holds for
+// a delayed hand-back and wakes the shards so that they hand back what is
+// queued.
+func (r *runner) beginStop() {
+	r.stopping.Store(true)
+	close(r.stopCh)
+	r.keeper.flush()
+	for _, s := range r.shards {
+		s.handBackQueued()
 	}
 }
 
-// worker reads straight from the subscriber's channel: without ordering no
-// hand-off goroutine is needed.
-func (r *runner) worker(ch <-chan SubscriberMessage) {
+// loop is a worker goroutine's life: receive (or take from its shard), run
+// to completion, repeat.
+func (r *runner) loop(wk *worker) {
+	if wk.shard != nil {
+		r.shardLoop(wk)
+		return
+	}
 	for {
-		m, ok := r.receive(ch)
-		if !ok {
-			return
-		}
-		r.handle(m)
-	}
-}
-
-// receive returns the next message to process. It returns false once the
-// runner is stopping (Nacking a message that arrived at the same moment) or
-// the channel has closed.
-func (r *runner) receive(ch <-chan SubscriberMessage) (SubscriberMessage, bool) {
-	select {
-	case <-r.done:
-		return nil, false
-	case m, ok := <-ch:
+		m, ok := <-r.ch
 		if !ok {
 			r.markClosed()
-			return nil, false
-		}
-		if isClosed(r.done) {
-			r.nack(m, "consumer stopping")
-			return nil, false
-		}
-		return m, true
-	}
-}
-
-// dispatch routes each message to the shard of its key. When it stops, it
-// Nacks what is still queued at once, rather than leaving it to wait behind
-// an in-flight handler, and closes the shards.
-func (r *runner) dispatch(ch <-chan SubscriberMessage, shards []chan SubscriberMessage) {
-	defer func() {
-		for _, q := range shards {
-			drainNack(r, q)
-			close(q)
-		}
-	}()
-	n := uint32(len(shards))
-	var next uint32
-	for {
-		m, ok := r.receive(ch)
-		if !ok {
 			return
 		}
-		var i uint32
-		if k := m.Key(); k != "" {
-			i = keyHash(k) % n
-		} else {
-			i = next
-			next = (next + 1) % n
-		}
-		select {
-		case shards[i] <- m:
-		case <-r.stopping:
-			r.nack(m, "consumer stopping")
-			return
-		}
-	}
-}
-
-// shardWorker handles one shard's messages in order. Messages still queued
-// when Consume is stopping are Nacked unstarted.
-func (r *runner) shardWorker(q <-chan SubscriberMessage) {
-	for m := range q {
-		if isClosed(r.stopping) {
-			r.nack(m, "consumer stopping before the message started")
+		if r.stopping.Load() {
+			r.nackRaw(m, "consumer stopping")
 			continue
 		}
-		r.handle(m)
+		w := r.newHeld(m, &wk.slab)
+		wk.slot.Store(w)
+		r.handle(wk, w)
 	}
 }
 
-// drainNack Nacks whatever is buffered in q without waiting for more.
-func drainNack(r *runner, q <-chan SubscriberMessage) {
-	for {
-		select {
-		case m := <-q:
-			r.nack(m, "consumer stopping before the message started")
-		default:
-			return
-		}
+// newHeld wraps m for its time in Consume. Wrappers come from a small
+// per-goroutine slab, one allocation for several messages; each is used
+// once, so a handler may keep its message as long as it likes.
+func (r *runner) newHeld(m SubscriberMessage, slab *[]held) *held {
+	if len(*slab) == 0 {
+		*slab = make([]held, heldSlab)
 	}
+	w := &(*slab)[0]
+	*slab = (*slab)[1:]
+	w.m = m
+	w.ext = r.keeper.now()
+	if r.given.n.Load() > 0 && r.given.seen(m.ID()) {
+		w.flags.Store(heldExhausted)
+	}
+	return w
+}
+
+// heldSlab is how many wrappers one allocation makes. A wrapper keeps its
+// message reachable for as long as any wrapper of its slab is, so the slab
+// stays small.
+const heldSlab = 8
+
+// nackRaw hands back a message Consume never took on.
+func (r *runner) nackRaw(m SubscriberMessage, reason string) {
+	if err := m.Nack(); err != nil {
+		r.logSettleErr("nack", m, reason, err)
+	}
+}
+
+func (r *runner) logSettleErr(op string, m SubscriberMessage, reason string, err error) {
+	level := slog.LevelWarn
+	if errors.Is(err, ErrNotSupported) {
+		level = slog.LevelDebug
+	}
+	r.log.LogAttrs(context.Background(), level, "pubsub: "+op+" failed",
+		slog.String("message_id", m.ID()), slog.String("reason", reason), slog.Any("error", err))
 }
 
 // nackRest Nacks whatever the subscriber still delivers until Stop returns
-// (Stop closes the channel), then whatever is left buffered.
-func (r *runner) nackRest(ch <-chan SubscriberMessage, stopDone <-chan struct{}) {
+// (Stop closes the channel), then whatever is left buffered, so that a
+// subscriber blocked on a send while every worker is busy can finish
+// stopping.
+func (r *runner) nackRest(stopDone <-chan struct{}) {
 	for {
 		select {
-		case m, ok := <-ch:
+		case m, ok := <-r.ch:
 			if !ok {
+				r.markClosed()
 				<-stopDone
 				return
 			}
-			r.nack(m, "consumer stopping")
+			r.nackRaw(m, "consumer stopping")
 		case <-stopDone:
 			for {
 				select {
-				case m, ok := <-ch:
+				case m, ok := <-r.ch:
 					if !ok {
 						return
 					}
-					r.nack(m, "consumer stopping")
+					r.nackRaw(m, "consumer stopping")
 				default:
 					return
 				}
@@ -264,12 +314,20 @@ func (r *runner) nackRest(ch <-chan SubscriberMessage, stopDone <-chan struct{})
 	}
 }
 
-// keyHash is 32-bit FNV-1a, inlined to avoid an allocation per message.
-func keyHash(s string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(s); i++ {
-		h ^= uint32(s[i])
-		h *= 16777619
+// isStopped reports, without blocking, whether Consume is stopping.
+func (r *runner) isStopped() bool { return r.stopping.Load() }
+
+// sleep waits d, returning false early if Consume starts stopping.
+func (r *runner) sleep(d time.Duration) bool {
+	if r.isStopped() {
+		return false
 	}
-	return h
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.stopCh:
+		return false
+	}
 }

@@ -122,7 +122,7 @@ func (s *fakeSub) Err() error {
 	return s.err
 }
 
-func (s *fakeSub) Stop() error {
+func (s *fakeSub) Stop(context.Context) error {
 	if s.stops.Add(1) == 1 {
 		close(s.stopped)
 	}
@@ -219,9 +219,13 @@ func makeMsgs(n int, key func(i int) string) ([]*fakeMsg, []SubscriberMessage) {
 	return fm, sm
 }
 
+// fastHold is fastRetry's MaxBackoff, and so how long a message that failed
+// for good is held before it is handed back.
+const fastHold = 20 * time.Millisecond
+
 // fastRetry is a jitter-free policy with tiny waits.
 func fastRetry(attempts int) ConsumeOption {
-	return WithRetry(RetryPolicy{MaxAttempts: attempts, InitialBackoff: time.Millisecond, Jitter: -1})
+	return WithRetry(RetryPolicy{MaxAttempts: attempts, InitialBackoff: time.Millisecond, MaxBackoff: fastHold, Jitter: -1})
 }
 
 func newTextLogger(w io.Writer) *slog.Logger {

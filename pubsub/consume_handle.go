@@ -8,130 +8,139 @@ import (
 	"time"
 )
 
-// handle runs one message to completion: attempts, backoff waits, then Done,
-// dead-letter or Nack. The success path makes no allocation of its own.
-func (r *runner) handle(m SubscriberMessage) {
-	err := r.attempt(m)
+// errGoexit is the PanicError value for a handler that called
+// runtime.Goexit.
+var errGoexit = errors.New("pubsub: handler called runtime.Goexit (t.FailNow or t.SkipNow outside a test goroutine?)")
+
+// handle runs one message to completion: attempts, backoff waits, then
+// Done, dead-letter or hand-back. It is the success path's only cost beyond
+// the wrapper.
+func (r *runner) handle(wk *worker, w *held) {
+	err := r.attempt(wk, w, 0)
 	if err == nil {
-		r.ack(m)
+		r.ack(w)
+		r.after(wk, w)
 		return
 	}
-	r.retry(m, err)
+	r.retry(wk, w, 0, err)
+	r.after(wk, w)
 }
 
-// attempt calls the handler once, turning a panic into a *PanicError.
-func (r *runner) attempt(m SubscriberMessage) (err error) {
+// attempt calls the handler once. A panic becomes a *PanicError. A
+// runtime.Goexit cannot be stopped: this goroutine ends, so attempt starts
+// another that carries on where this one stops (failed attempt n, then the
+// rest of the worker's life).
+func (r *runner) attempt(wk *worker, w *held, n int) (err error) {
 	ctx := r.hctx
 	if r.cfg.handlerTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, r.cfg.handlerTimeout)
 		defer cancel()
 	}
+	returned := false
 	defer func() {
+		if returned {
+			return
+		}
 		if v := recover(); v != nil {
 			err = &PanicError{Value: v, Stack: debug.Stack()}
+			return
 		}
+		gerr := &PanicError{Value: errGoexit, Stack: debug.Stack()}
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.retry(wk, w, n, gerr)
+			r.after(wk, w)
+			r.loop(wk)
+		}()
 	}()
-	return r.h(ctx, m)
+	err = r.h(ctx, w)
+	returned = true
+	return err
 }
 
-// retry takes over after the first failed attempt of this delivery.
-func (r *runner) retry(m SubscriberMessage, err error) {
-	attempt := 1
-	if da, ok := m.(DeliveryAttempter); ok {
-		attempt = max(attempt, da.DeliveryAttempt())
+// retry takes over after a failed attempt. n is the attempt's number in the
+// retry budget, 0 for the first attempt of this delivery (the budget then
+// starts from the backend's delivery count).
+func (r *runner) retry(wk *worker, w *held, n int, err error) {
+	if n == 0 {
+		n = r.firstAttempt(w)
 	}
 	firstFailed := time.Now()
 	maxAttempts := r.cfg.retry.MaxAttempts
 	for {
-		r.logFailure(m, err, attempt)
-		if attempt >= maxAttempts || IsPermanent(err) {
-			r.giveUp(m, err, attempt, firstFailed)
+		if !w.unsettled() {
+			r.log.LogAttrs(context.Background(), slog.LevelWarn, "pubsub: handler failed after settling the message itself; the settle stands",
+				slog.String("message_id", w.ID()), slog.Int("attempt", n), slog.Any("error", err))
 			return
 		}
-		if !r.backoff(m, r.cfg.retry.delay(attempt), firstFailed) {
-			r.nack(m, "consumer stopping during retry backoff")
+		r.logFailure(w, err, n)
+		if w.lost() {
+			r.logLost(w)
 			return
 		}
-		attempt++
-		if err = r.attempt(m); err == nil {
-			r.ack(m)
+		if n >= maxAttempts || IsPermanent(err) {
+			r.giveUp(w, err, n, firstFailed)
+			return
+		}
+		if !r.sleep(r.cfg.retry.delay(n)) {
+			r.handBack(w, "consumer stopping during retry backoff")
+			return
+		}
+		if w.lost() {
+			r.logLost(w)
+			return
+		}
+		n++
+		if err = r.attempt(wk, w, n); err == nil {
+			r.ack(w)
 			return
 		}
 	}
 }
 
-// backoff waits d before the next attempt, extending the message's lease
-// first if the wait risks it. It returns false if Consume started stopping.
-func (r *runner) backoff(m SubscriberMessage, d time.Duration, firstFailed time.Time) bool {
-	if isClosed(r.stopping) {
-		return false
+// firstAttempt is the budget number of a delivery's first attempt: its
+// delivery count, or the last one if Consume gave up on it before.
+func (r *runner) firstAttempt(w *held) int {
+	n := max(w.DeliveryAttempt(), 1)
+	if w.exhausted() {
+		n = max(n, r.cfg.retry.MaxAttempts)
 	}
-	if lease := r.cfg.lease; lease > 0 && time.Since(firstFailed)+d >= lease/2 {
-		if err := m.ExtendDoneDeadline(d + lease); err != nil && !errors.Is(err, ErrNotSupported) {
-			r.log.LogAttrs(context.Background(), slog.LevelWarn, "pubsub: extending message deadline failed",
-				slog.String("message_id", m.ID()), slog.Any("error", err))
-		}
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.stopping:
-		return false
-	}
+	return n
 }
 
-// giveUp disposes of a message whose attempts are used up.
-func (r *runner) giveUp(m SubscriberMessage, err error, attempts int, firstFailed time.Time) {
-	if r.cfg.deadLetter == nil {
-		r.log.LogAttrs(context.Background(), slog.LevelError, "pubsub: message failed its last attempt; nacking (no dead-letter publisher)",
-			slog.String("message_id", m.ID()), slog.String("key", m.Key()),
-			slog.Int("attempts", attempts), slog.Any("error", err))
-		r.nack(m, "no dead-letter publisher")
-		return
-	}
-	if perr := r.publishDeadLetter(m, err, attempts, firstFailed); perr != nil {
-		r.log.LogAttrs(context.Background(), slog.LevelError, "pubsub: dead-letter publish failed; nacking",
-			slog.String("message_id", m.ID()), slog.String("key", m.Key()),
-			slog.Int("attempts", attempts), slog.Any("error", err), slog.Any("publish_error", perr))
-		r.nack(m, "dead-letter publish failed")
-		return
-	}
-	r.log.LogAttrs(context.Background(), slog.LevelWarn, "pubsub: message dead-lettered",
-		slog.String("message_id", m.ID()), slog.String("key", m.Key()),
-		slog.Int("attempts", attempts), slog.Any("error", err))
-	r.ack(m)
-}
-
-func (r *runner) logFailure(m SubscriberMessage, err error, attempt int) {
+func (r *runner) logFailure(w *held, err error, attempt int) {
 	var pe *PanicError
 	if errors.As(err, &pe) {
 		r.log.LogAttrs(context.Background(), slog.LevelError, "pubsub: handler panicked",
-			slog.String("message_id", m.ID()), slog.Int("attempt", attempt),
+			slog.String("message_id", w.ID()), slog.Int("attempt", attempt),
 			slog.Any("panic", pe.Value), slog.String("stack", string(pe.Stack)))
 		return
 	}
 	r.log.LogAttrs(context.Background(), slog.LevelWarn, "pubsub: handler failed",
-		slog.String("message_id", m.ID()), slog.Int("attempt", attempt),
+		slog.String("message_id", w.ID()), slog.Int("attempt", attempt),
 		slog.Int("max_attempts", r.cfg.retry.MaxAttempts), slog.Any("error", err))
 }
 
-func (r *runner) ack(m SubscriberMessage) {
-	if err := m.Done(); err != nil {
-		r.log.LogAttrs(context.Background(), slog.LevelWarn, "pubsub: acknowledging message failed",
-			slog.String("message_id", m.ID()), slog.Any("error", err))
+func (r *runner) logLost(w *held) {
+	r.log.LogAttrs(context.Background(), slog.LevelWarn, "pubsub: message lease lost; not retrying, the broker delivers it again",
+		slog.String("message_id", w.ID()), slog.String("key", w.Key()))
+}
+
+// ack acknowledges w unless it is settled already.
+func (r *runner) ack(w *held) {
+	if err := w.Done(); err != nil {
+		r.logSettleErr("done", w.m, "handled", err)
+	}
+	if w.exhausted() {
+		r.given.forget(w.ID())
 	}
 }
 
-func (r *runner) nack(m SubscriberMessage, reason string) {
-	if err := m.Nack(); err != nil {
-		level := slog.LevelWarn
-		if errors.Is(err, ErrNotSupported) {
-			level = slog.LevelDebug
-		}
-		r.log.LogAttrs(context.Background(), level, "pubsub: nacking message failed",
-			slog.String("message_id", m.ID()), slog.String("reason", reason), slog.Any("error", err))
+// handBack Nacks w at once.
+func (r *runner) handBack(w *held, reason string) {
+	if err := w.Nack(); err != nil {
+		r.logSettleErr("nack", w.m, reason, err)
 	}
 }

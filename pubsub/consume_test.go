@@ -122,7 +122,7 @@ func TestConsumeOrderedKeysKeepsOrder(t *testing.T) {
 	seen := make(map[string][]int)
 	failedOnce := make(map[*fakeMsg]bool)
 	wait := runConsume(t, ctx, sub, func(_ context.Context, m SubscriberMessage) error {
-		fmsg := m.(*fakeMsg)
+		fmsg, _ := MessageAs[*fakeMsg](m)
 		mu.Lock()
 		defer mu.Unlock()
 		// Every 7th message fails its first attempt: retries must not let
@@ -315,7 +315,7 @@ func TestConsumeStopCalledElsewhereReturnsNil(t *testing.T) {
 			opts = append(opts, WithOrderedKeys())
 		}
 		wait := runConsume(t, context.Background(), sub, func(context.Context, SubscriberMessage) error { return nil }, opts...)
-		if err := sub.Stop(); err != nil {
+		if err := sub.Stop(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		if err := wait(); err != nil {

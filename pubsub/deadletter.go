@@ -1,50 +1,110 @@
 package pubsub
 
 import (
+	"encoding/json"
+	"fmt"
 	"maps"
-	"strconv"
 	"time"
 	"unicode/utf8"
 )
 
-// Attributes [Consume] adds to a message it publishes to the dead-letter
-// publisher, on top of the message's own attributes (which it overwrites
-// if they share a name).
-const (
-	// AttrDeadLetterError holds the last attempt's error text, cut to
-	// [MaxDeadLetterErrorLen] bytes.
-	AttrDeadLetterError = "gizmo-dead-letter-error"
-	// AttrDeadLetterAttempts holds the number of the last attempt, in
-	// decimal, counted from the backend's delivery attempt where it has one.
-	AttrDeadLetterAttempts = "gizmo-dead-letter-attempts"
-	// AttrDeadLetterMessageID holds the original message's ID.
-	AttrDeadLetterMessageID = "gizmo-dead-letter-message-id"
-	// AttrDeadLetterFirstFailedAt holds when this delivery first failed, in
-	// RFC 3339 UTC with nanoseconds. Failures of earlier deliveries, before
-	// a redelivery, are not known to the runner.
-	AttrDeadLetterFirstFailedAt = "gizmo-dead-letter-first-failed-at"
-	// AttrDeadLetterFailedAt holds when the last attempt failed, in the same
-	// format as AttrDeadLetterFirstFailedAt.
-	AttrDeadLetterFailedAt = "gizmo-dead-letter-failed-at"
-)
+// ReservedPrefix starts the names of the attributes gizmo itself puts on
+// messages. A publish whose attributes use it fails with an error wrapping
+// [ErrInvalidMessage], except for the public names defined here
+// ([AttrDeadLetter]); the wire attributes an adapter adds ([AttrKey], the
+// body encoding flag, escaped names) are removed again on receive.
+const ReservedPrefix = "gizmo-"
 
-// MaxDeadLetterErrorLen bounds the error text in [AttrDeadLetterError], so
-// that it fits every backend's attribute limits.
-const MaxDeadLetterErrorLen = 1024
+// AttrKey is the attribute that carries a message's key on backends with no
+// key field of their own (SQS standard queues, SNS, Pub/Sub without
+// ordering, HTTP). Adapters add it on publish and turn it back into
+// [SubscriberMessage.Key] on receive, so it never shows in Attributes.
+// Programs outside gizmo that read such a queue find the key here.
+const AttrKey = "gizmo-key"
 
-// publishDeadLetter publishes m, with the failure attributes, to the
+// AttrDeadLetter is the attribute [Consume] adds to a message it publishes
+// to the dead-letter publisher. Its value is a JSON object describing the
+// failure (see [DeadLetterInfo] and [ParseDeadLetter]). It is one attribute,
+// so that a dead-lettered message with several attributes of its own still
+// fits SQS's limit of ten, and it is delivered like any user attribute.
+const AttrDeadLetter = "gizmo-dead-letter"
+
+// MaxDeadLetterLen bounds the length in bytes of the [AttrDeadLetter]
+// value, so that it fits every backend's attribute limits (Pub/Sub allows
+// 1024 bytes). The error text is cut to fit.
+const MaxDeadLetterLen = 1024
+
+// DeadLetterInfo is the content of the [AttrDeadLetter] attribute.
+type DeadLetterInfo struct {
+	// Error is the last attempt's error text, cut so that the attribute
+	// stays within [MaxDeadLetterLen] bytes.
+	Error string `json:"error"`
+	// Attempts is the number of the last attempt, counted from the
+	// backend's delivery attempt where it has one.
+	Attempts int `json:"attempts"`
+	// MessageID is the original message's ID.
+	MessageID string `json:"message_id"`
+	// FirstFailedAt is when this delivery first failed. Failures of earlier
+	// deliveries are not known to the runner.
+	FirstFailedAt time.Time `json:"first_failed_at"`
+	// FailedAt is when the last attempt failed.
+	FailedAt time.Time `json:"failed_at"`
+}
+
+// ParseDeadLetter decodes the [AttrDeadLetter] attribute of attrs. ok is
+// false if there is none; err reports one that is malformed.
+func ParseDeadLetter(attrs map[string]string) (info DeadLetterInfo, ok bool, err error) {
+	v, ok := attrs[AttrDeadLetter]
+	if !ok {
+		return DeadLetterInfo{}, false, nil
+	}
+	if err := json.Unmarshal([]byte(v), &info); err != nil {
+		return DeadLetterInfo{}, true, fmt.Errorf("pubsub: attribute %s: %w", AttrDeadLetter, err)
+	}
+	return info, true, nil
+}
+
+// publishDeadLetter publishes m, with the failure attribute, to the
 // dead-letter publisher. It uses the handlers' context, which outlives the
 // consume context by the drain timeout.
 func (r *runner) publishDeadLetter(m SubscriberMessage, err error, attempts int, firstFailed time.Time) error {
+	info := encodeDeadLetter(DeadLetterInfo{
+		Error:         err.Error(),
+		Attempts:      attempts,
+		MessageID:     m.ID(),
+		FirstFailedAt: firstFailed.UTC(),
+		FailedAt:      time.Now().UTC(),
+	})
 	orig := m.Attributes()
-	attrs := make(map[string]string, len(orig)+5)
+	attrs := make(map[string]string, len(orig)+1)
 	maps.Copy(attrs, orig)
-	attrs[AttrDeadLetterError] = truncateUTF8(err.Error(), MaxDeadLetterErrorLen)
-	attrs[AttrDeadLetterAttempts] = strconv.Itoa(attempts)
-	attrs[AttrDeadLetterMessageID] = m.ID()
-	attrs[AttrDeadLetterFirstFailedAt] = firstFailed.UTC().Format(time.RFC3339Nano)
-	attrs[AttrDeadLetterFailedAt] = time.Now().UTC().Format(time.RFC3339Nano)
+	attrs[AttrDeadLetter] = info
 	return r.cfg.deadLetter.PublishRaw(r.hctx, m.Key(), m.Message(), WithAttributes(attrs))
+}
+
+// encodeDeadLetter encodes info as JSON of at most MaxDeadLetterLen bytes,
+// cutting the error text (and, for an absurdly long message ID, the ID) as
+// needed. JSON escaping can make the text longer than it is, so it cuts by
+// the excess and encodes again.
+func encodeDeadLetter(info DeadLetterInfo) string {
+	for {
+		b, err := json.Marshal(info)
+		if err != nil {
+			return `{"error":"unencodable dead-letter info"}` // cannot happen: every field marshals
+		}
+		over := len(b) - MaxDeadLetterLen
+		if over <= 0 {
+			return string(b)
+		}
+		switch {
+		case info.Error != "":
+			info.Error = truncateUTF8(info.Error, max(len(info.Error)-over, 0))
+		case info.MessageID != "":
+			info.MessageID = truncateUTF8(info.MessageID, max(len(info.MessageID)-over, 0))
+		default:
+			return string(b)
+		}
+	}
 }
 
 // truncateUTF8 cuts s to at most n bytes without splitting a UTF-8

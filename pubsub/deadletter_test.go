@@ -46,24 +46,17 @@ func TestConsumeDeadLetterContent(t *testing.T) {
 			t.Errorf("original attribute %s = %q, want %q", k, got.Attributes[k], v)
 		}
 	}
-	want := map[string]string{
-		AttrDeadLetterError:     "inventory service said no",
-		AttrDeadLetterAttempts:  "2",
-		AttrDeadLetterMessageID: "msg-42",
+	if n := len(got.Attributes); n != len(origAttrs)+1 {
+		t.Errorf("dead letter has %d attributes, want the %d originals plus %s: %v", n, len(origAttrs), AttrDeadLetter, got.Attributes)
 	}
-	for k, v := range want {
-		if got.Attributes[k] != v {
-			t.Errorf("%s = %q, want %q", k, got.Attributes[k], v)
-		}
+	info, ok, err := ParseDeadLetter(got.Attributes)
+	if !ok || err != nil {
+		t.Fatalf("ParseDeadLetter = %v, %v; attribute %q", ok, err, got.Attributes[AttrDeadLetter])
 	}
-	first, err := time.Parse(time.RFC3339Nano, got.Attributes[AttrDeadLetterFirstFailedAt])
-	if err != nil {
-		t.Fatalf("%s: %v", AttrDeadLetterFirstFailedAt, err)
+	if info.Error != "inventory service said no" || info.Attempts != 2 || info.MessageID != "msg-42" {
+		t.Errorf("dead-letter info = %+v", info)
 	}
-	last, err := time.Parse(time.RFC3339Nano, got.Attributes[AttrDeadLetterFailedAt])
-	if err != nil {
-		t.Fatalf("%s: %v", AttrDeadLetterFailedAt, err)
-	}
+	first, last := info.FirstFailedAt, info.FailedAt
 	if first.Before(before) || last.Before(first) {
 		t.Errorf("failure times out of order: start %v, first %v, last %v", before, first, last)
 	}
@@ -114,7 +107,7 @@ func TestConsumeNoDeadLetterNacks(t *testing.T) {
 	if s := m.state(t); s != "nack" {
 		t.Errorf("message: %s, want nack", s)
 	}
-	if !strings.Contains(logs.String(), "no dead-letter publisher") {
+	if !strings.Contains(logs.String(), "handing it back to the broker after the hold") || !strings.Contains(logs.String(), "level=ERROR") {
 		t.Errorf("give-up not logged:\n%s", logs.String())
 	}
 }

@@ -8,7 +8,7 @@ import (
 
 var (
 	// ErrNotSupported is wrapped by errors for operations a backend cannot
-	// perform, such as Nack on a backend with no per-message redelivery.
+	// perform, such as extending a lease on a backend without leases.
 	ErrNotSupported = errors.New("pubsub: not supported by this backend")
 	// ErrClosed is wrapped by errors for publishing on a closed Publisher.
 	ErrClosed = errors.New("pubsub: publisher closed")
@@ -20,6 +20,27 @@ var (
 	// ErrStopped is wrapped by errors for settling a message whose
 	// subscriber has already finished stopping.
 	ErrStopped = errors.New("pubsub: subscriber stopped")
+	// ErrTooLarge is wrapped by errors for a message over a backend's
+	// limits: payload size, total size, attribute count or the length of a
+	// key, attribute name or value. The message is never truncated.
+	ErrTooLarge = errors.New("pubsub: message too large for the backend")
+	// ErrLeaseLost is wrapped by errors for settling or extending a
+	// delivery that no longer holds its message: its lease ran out, it was
+	// handed back, or (on Kafka) its partition was revoked. The message is,
+	// or will be, delivered again.
+	ErrLeaseLost = errors.New("pubsub: delivery lease lost")
+	// ErrDrainTimeout is wrapped by the error [Subscriber.Stop] returns when
+	// delivered messages were still unsettled when its context ended. Those
+	// messages were handed back for redelivery; nothing failed.
+	ErrDrainTimeout = errors.New("pubsub: messages not settled before the drain deadline")
+	// ErrKeyBlocked is wrapped by the per-message error of
+	// [MultiPublisher.PublishBatch] for a message that was not sent because
+	// an earlier message with the same key failed in the same call.
+	ErrKeyBlocked = errors.New("pubsub: not sent: an earlier message with the same key failed")
+	// ErrInvalidMessage is wrapped by errors for a message that breaks the
+	// contract's rules: a key or attribute that is not valid UTF-8, an empty
+	// attribute name, or an attribute name with the reserved prefix.
+	ErrInvalidMessage = errors.New("pubsub: invalid message")
 )
 
 // BatchError reports the outcome of [MultiPublisher.PublishBatch] when at

@@ -10,6 +10,9 @@ type PublishOption func(*PublishOptions)
 type PublishOptions struct {
 	// Attributes are the message attributes to send.
 	Attributes map[string]string
+	// DeduplicationID is the deduplication ID set with
+	// [WithDeduplicationID], or empty.
+	DeduplicationID string
 }
 
 // WithAttributes adds attrs to the message's attributes. It may be given more
@@ -34,6 +37,18 @@ func WithAttribute(key, value string) PublishOption {
 		}
 		o.Attributes[key] = value
 	}
+}
+
+// WithDeduplicationID gives the message a deduplication ID: a backend that
+// deduplicates on publish accepts a second message with the same ID within
+// its window but delivers only the first. SQS and SNS FIFO use it as the
+// MessageDeduplicationId, the HTTP publisher as the message ID (an
+// idempotency key for the receiver), and the in-memory broker keeps a
+// window of its own. A backend that cannot deduplicate (Kafka, Pub/Sub)
+// fails the publish with an error wrapping [ErrNotSupported] rather than
+// ignore the ID. Each package doc states its window.
+func WithDeduplicationID(id string) PublishOption {
+	return func(o *PublishOptions) { o.DeduplicationID = id }
 }
 
 // ApplyPublishOptions resolves opts into a PublishOptions value.

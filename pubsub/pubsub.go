@@ -13,6 +13,11 @@ import (
 // with an error; a message is never dropped silently. Implementations are safe
 // for concurrent use. Close flushes anything buffered and releases resources;
 // after Close, publishing returns an error wrapping [ErrClosed].
+//
+// A message whose key or attributes break the rules in the package doc (the
+// reserved prefix, valid UTF-8) fails with an error naming the problem. A
+// message over the backend's size limits fails with an error wrapping
+// [ErrTooLarge]; it is never truncated.
 type Publisher interface {
 	// Publish marshals msg with protobuf and publishes it under key.
 	Publish(ctx context.Context, key string, msg proto.Message, opts ...PublishOption) error
@@ -27,7 +32,10 @@ type Publisher interface {
 // PublishBatch attempts every message. It returns nil when all were accepted,
 // or a *[BatchError] whose Errs slice holds one entry per input message (nil
 // for the ones that were accepted), so a caller can retry exactly the ones that
-// failed.
+// failed. Once a message with key K fails, no later message with key K in the
+// same call is sent: each fails too, with an error wrapping [ErrKeyBlocked]
+// where it was not the cause. Retrying exactly the failed messages, in their
+// order, therefore keeps the order of every key.
 type MultiPublisher interface {
 	Publisher
 	// PublishBatch publishes msgs, reporting an error per message.
@@ -46,35 +54,45 @@ type Subscriber interface {
 	// Err returns the terminal error once the channel is closed: nil after a
 	// clean Stop.
 	Err() error
-	// Stop stops fetching, returns prefetched-but-undelivered messages to the
-	// broker, waits up to the backend's drain deadline for delivered messages
-	// to be settled, and closes the channel. It is safe to call twice.
-	Stop() error
+	// Stop stops fetching, hands prefetched-but-undelivered messages back to
+	// the broker at once, waits until delivered messages are settled or ctx
+	// is done, and closes the channel. Messages still unsettled when ctx is
+	// done are handed back for redelivery, and Stop returns an error
+	// wrapping [ErrDrainTimeout]. Stop is safe to call more than once; a
+	// later call waits for the first to finish.
+	Stop(ctx context.Context) error
 }
 
 // SubscriberMessage is one delivery of a message.
 //
 // Exactly one of Done or Nack settles a delivery; the first call wins and
 // later calls return nil without effect. A delivery that is never settled is
-// redelivered after its deadline.
+// redelivered after its lease ends.
 type SubscriberMessage interface {
 	// Message returns the payload. The slice must not be modified.
 	Message() []byte
 	// Key returns the message key (Kafka key, Pub/Sub ordering key, SQS
-	// message group or attribute); it may be empty.
+	// message group or [AttrKey]); it may be empty.
 	Key() string
-	// Attributes returns the message attributes. The map must not be
+	// Attributes returns the message attributes, without the wire
+	// attributes gizmo adds (see the package doc). The map must not be
 	// modified; it may be nil when there are none.
 	Attributes() map[string]string
 	// ID returns the broker-assigned message ID. Redeliveries of the same
 	// message keep the same ID where the backend allows it.
 	ID() string
-	// Done acknowledges the message so that it is not delivered again.
+	// Done acknowledges the message so that it is not delivered again. It
+	// may return before the broker has recorded the acknowledgement; see
+	// [DoneWait]. After the lease was lost it returns an error wrapping
+	// [ErrLeaseLost].
 	Done() error
 	// Nack hands the message back to the broker for prompt redelivery.
 	Nack() error
-	// ExtendDoneDeadline sets the message's deadline to d from now, so that
-	// a slow handler keeps its lease.
+	// ExtendDoneDeadline makes the lease last at least d from now, rounded
+	// up to the backend's unit, and returns nil once it does. d of zero
+	// hands the message back at once, like Nack. It returns an error
+	// wrapping [ErrLeaseLost] if the lease already ended, and one wrapping
+	// [ErrNotSupported] on a backend whose leases cannot be extended.
 	ExtendDoneDeadline(d time.Duration) error
 }
 
@@ -87,6 +105,67 @@ type DeliveryAttempter interface {
 	DeliveryAttempt() int
 }
 
+// AckWaiter is implemented by messages whose Done may return before the
+// broker has recorded the acknowledgement (batched deletes, asynchronous
+// acks, offset commits). Callers that need the confirmation use [DoneWait].
+type AckWaiter interface {
+	// DoneWait acknowledges the message like Done, then waits until the
+	// backend confirms the acknowledgement (nil), reports its failure, or
+	// ctx is done.
+	DoneWait(ctx context.Context) error
+}
+
+// DoneWait acknowledges m and, where the backend confirms acknowledgements
+// asynchronously ([AckWaiter]), waits for the confirmation or for ctx.
+// Elsewhere Done is already synchronous and DoneWait is Done.
+func DoneWait(ctx context.Context, m SubscriberMessage) error {
+	if w, ok := m.(AckWaiter); ok {
+		return w.DoneWait(ctx)
+	}
+	return m.Done()
+}
+
+// LeaseReporter is implemented by subscribers that know how long the lease
+// of a delivery lasts (the ack deadline, the visibility timeout). [Consume]
+// uses it to keep leases alive when [WithLease] is not given.
+type LeaseReporter interface {
+	// Lease returns the lease a delivery starts with.
+	Lease() time.Duration
+}
+
+// NackReporter is implemented by subscribers that can say whether Nack
+// hands back one message for redelivery. A subscriber that does not
+// implement it is taken to support Nack. [Consume] refuses to run over a
+// subscriber whose CanNack is false unless it has somewhere to put a message
+// that has failed for good ([WithDeadLetter] or [GiveUpDiscard]).
+type NackReporter interface {
+	// CanNack reports whether Nack redelivers a single message.
+	CanNack() bool
+}
+
+// MessageAs returns m, or the message m wraps, as a T: the concrete message
+// type of a backend, which gives access to the SDK's own message. [Consume]
+// hands handlers a wrapper, so a handler writes
+//
+//	if km, ok := pubsub.MessageAs[*kafka.Message](m); ok { ... }
+//
+// rather than a type assertion. Wrappers expose what they wrap through an
+// Unwrap() SubscriberMessage method.
+func MessageAs[T SubscriberMessage](m SubscriberMessage) (T, bool) {
+	for m != nil {
+		if t, ok := m.(T); ok {
+			return t, true
+		}
+		u, ok := m.(interface{ Unwrap() SubscriberMessage })
+		if !ok {
+			break
+		}
+		m = u.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
+
 // Message is an outgoing message for [MultiPublisher.PublishBatch].
 type Message struct {
 	// Key is the message key; it may be empty.
@@ -95,4 +174,7 @@ type Message struct {
 	Payload []byte
 	// Attributes are optional string attributes.
 	Attributes map[string]string
+	// DeduplicationID, if set, is the message's deduplication ID, as for
+	// [WithDeduplicationID].
+	DeduplicationID string
 }

@@ -77,7 +77,7 @@ func TestConsumeRetriesWithGrowingBackoff(t *testing.T) {
 		at = append(at, time.Now())
 		mu.Unlock()
 		return errors.New("boom")
-	}, WithRetry(RetryPolicy{MaxAttempts: 4, InitialBackoff: 10 * time.Millisecond, Multiplier: 2, Jitter: -1}))
+	}, WithRetry(RetryPolicy{MaxAttempts: 4, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Multiplier: 2, Jitter: -1}))
 	m.waitSettled(t)
 	cancel()
 	if err := wait(); err != nil {
@@ -155,9 +155,12 @@ func TestConsumeDeliveryAttempterBudget(t *testing.T) {
 			if len(dl) != 1 {
 				t.Fatalf("dead-lettered %d messages, want 1", len(dl))
 			}
-			wantAttempts := fmt.Sprint(max(tc.delivered, 5))
-			if got := dl[0].Attributes[AttrDeadLetterAttempts]; got != wantAttempts {
-				t.Errorf("%s = %q, want %q", AttrDeadLetterAttempts, got, wantAttempts)
+			info, ok, err := ParseDeadLetter(dl[0].Attributes)
+			if !ok || err != nil {
+				t.Fatalf("ParseDeadLetter = %v, %v", ok, err)
+			}
+			if want := max(tc.delivered, 5); info.Attempts != want {
+				t.Errorf("dead-letter attempts = %d, want %d", info.Attempts, want)
 			}
 		})
 	}
@@ -184,8 +187,12 @@ func TestConsumePermanentSkipsRetries(t *testing.T) {
 	if got := calls.Load(); got != 1 {
 		t.Errorf("attempts = %d, want 1 for a permanent error", got)
 	}
-	if dl := pub.published(); len(dl) != 1 || dl[0].Attributes[AttrDeadLetterError] != "decode: malformed payload" {
-		t.Errorf("dead letters = %+v, want one with the error text", dl)
+	dl := pub.published()
+	if len(dl) != 1 {
+		t.Fatalf("dead letters = %+v, want one", dl)
+	}
+	if info, _, _ := ParseDeadLetter(dl[0].Attributes); info.Error != "decode: malformed payload" {
+		t.Errorf("dead-letter error = %q, want the error text", info.Error)
 	}
 	if s := m.state(t); s != "done" {
 		t.Errorf("message: %s, want done after dead-lettering", s)
@@ -221,7 +228,7 @@ func TestConsumePanicIsFailedAttempt(t *testing.T) {
 		t.Errorf("message 1: %s after %d calls, want done after 2", m1.state(t), calls1.Load())
 	}
 	dl := pub.published()
-	if len(dl) != 1 || !strings.Contains(dl[0].Attributes[AttrDeadLetterError], "kaboom 2") {
+	if len(dl) != 1 || !strings.Contains(dl[0].Attributes[AttrDeadLetter], "kaboom 2") {
 		t.Fatalf("dead letters = %+v, want message 2 with the panic value", dl)
 	}
 	if s := logs.String(); !strings.Contains(s, "handler panicked") || !strings.Contains(s, "retry_test.go") {
@@ -256,34 +263,6 @@ func TestConsumeBackoffEndsOnCancel(t *testing.T) {
 	}
 	if s := m.state(t); s != "nack" || calls.Load() != 1 {
 		t.Errorf("message: %s after %d attempts, want nack after 1", s, calls.Load())
-	}
-}
-
-func TestConsumeExtendsLeaseDuringLongBackoff(t *testing.T) {
-	noLeak(t)
-	m := newFakeMsg("1", "")
-	m.extErr = fmt.Errorf("extend: %w", ErrNotSupported) // ignored, as on Kafka
-	sub := newFakeSub(0, m)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var calls atomic.Int32
-	wait := runConsume(t, ctx, sub, func(context.Context, SubscriberMessage) error {
-		if calls.Add(1) == 1 {
-			return errors.New("once")
-		}
-		return nil
-	}, WithRetry(RetryPolicy{MaxAttempts: 2, InitialBackoff: 30 * time.Millisecond, Jitter: -1}),
-		WithLease(40*time.Millisecond))
-	m.waitSettled(t)
-	cancel()
-	if err := wait(); err != nil {
-		t.Fatal(err)
-	}
-	if ext := m.extensions(); len(ext) != 1 || ext[0] != 70*time.Millisecond {
-		t.Errorf("extensions = %v, want [70ms] (wait + lease)", ext)
-	}
-	if s := m.state(t); s != "done" {
-		t.Errorf("message: %s, want done", s)
 	}
 }
 

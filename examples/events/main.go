@@ -29,7 +29,7 @@ import (
 
 	"github.com/seed8104ecd5/gizmo/config"
 	"github.com/seed8104ecd5/gizmo/pubsub"
-	"github.com/seed8104ecd5/gizmo/pubsub/pubsubtest"
+	"github.com/seed8104ecd5/gizmo/pubsub/mem"
 	"github.com/seed8104ecd5/gizmo/server"
 	"golang.org/x/sync/errgroup"
 )
@@ -62,14 +62,14 @@ func main() {
 // fails, then stops both and returns the first error. opts are passed to
 // the server (tests give it a listener).
 func run(ctx context.Context, cfg Config, logger *slog.Logger, opts ...server.Option) error {
-	broker := pubsubtest.NewBroker(pubsubtest.WithLogger(logger))
+	broker := mem.NewBroker(mem.WithLogger(logger))
 	defer broker.Close()
 	for _, t := range []string{"events", "events-dead-letter"} {
 		if err := broker.CreateTopic(t); err != nil {
 			return err
 		}
 	}
-	if err := broker.CreateSubscription("counter", "events", pubsubtest.SubscriptionConfig{}); err != nil {
+	if err := broker.CreateSubscription("counter", "events", mem.SubscriptionConfig{}); err != nil {
 		return err
 	}
 	pub, err := broker.NewPublisher("events")

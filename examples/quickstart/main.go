@@ -54,6 +54,6 @@ func report(w io.Writer, s summary) {
 	fmt.Fprintf(w, "processed %d orders (%d needed a retry)\n", s.Processed, s.Retried)
 	fmt.Fprintf(w, "dead-lettered %d orders\n", len(s.DeadLetters))
 	for _, d := range s.DeadLetters {
-		fmt.Fprintf(w, "  key=%s attempts=%s error=%q\n", d.Key, d.Attempts, d.Error)
+		fmt.Fprintf(w, "  key=%s attempts=%d error=%q\n", d.Key, d.Attempts, d.Error)
 	}
 }

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/seed8104ecd5/gizmo/pubsub"
-	"github.com/seed8104ecd5/gizmo/pubsub/pubsubtest"
+	"github.com/seed8104ecd5/gizmo/pubsub/mem"
 )
 
 // order is the message body.
@@ -33,7 +33,9 @@ type summary struct {
 }
 
 type deadLetter struct {
-	Key, Attempts, Error string
+	Key      string
+	Attempts int
+	Error    string
 }
 
 // errFlaky stands for a dependency that fails now and then.
@@ -42,17 +44,17 @@ var errFlaky = errors.New("payment service unavailable")
 // run publishes cfg.Orders orders and consumes them until each is either
 // processed or dead-lettered.
 func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) error {
-	broker := pubsubtest.NewBroker(pubsubtest.WithLogger(logger))
+	broker := mem.NewBroker(mem.WithLogger(logger))
 	defer broker.Close()
 	for _, t := range []string{"orders", "orders-dead-letter"} {
 		if err := broker.CreateTopic(t); err != nil {
 			return err
 		}
 	}
-	if err := broker.CreateSubscription("billing", "orders", pubsubtest.SubscriptionConfig{AckDeadline: 10 * time.Second}); err != nil {
+	if err := broker.CreateSubscription("billing", "orders", mem.SubscriptionConfig{AckDeadline: 10 * time.Second}); err != nil {
 		return err
 	}
-	if err := broker.CreateSubscription("dead-letter-audit", "orders-dead-letter", pubsubtest.SubscriptionConfig{}); err != nil {
+	if err := broker.CreateSubscription("dead-letter-audit", "orders-dead-letter", mem.SubscriptionConfig{}); err != nil {
 		return err
 	}
 	pub, err := broker.NewPublisher("orders")
@@ -142,12 +144,12 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) er
 }
 
 // drainDeadLetters reads want messages from the dead-letter subscription.
-func drainDeadLetters(ctx context.Context, broker *pubsubtest.Broker, want int) ([]deadLetter, error) {
+func drainDeadLetters(ctx context.Context, broker *mem.Broker, want int) ([]deadLetter, error) {
 	sub, err := broker.NewSubscriber("dead-letter-audit")
 	if err != nil {
 		return nil, err
 	}
-	defer sub.Stop()
+	defer sub.Stop(context.WithoutCancel(ctx))
 	var out []deadLetter
 	ch := sub.Start()
 	for len(out) < want {
@@ -156,8 +158,11 @@ func drainDeadLetters(ctx context.Context, broker *pubsubtest.Broker, want int) 
 			if !ok {
 				return nil, fmt.Errorf("dead-letter subscriber closed: %v", sub.Err())
 			}
-			a := m.Attributes()
-			out = append(out, deadLetter{Key: m.Key(), Attempts: a[pubsub.AttrDeadLetterAttempts], Error: a[pubsub.AttrDeadLetterError]})
+			info, _, err := pubsub.ParseDeadLetter(m.Attributes())
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, deadLetter{Key: m.Key(), Attempts: info.Attempts, Error: info.Error})
 			if err := m.Done(); err != nil {
 				return nil, err
 			}

@@ -1,4 +1,4 @@
-package pubsubtest
+package mem
 
 import (
 	"context"
@@ -93,7 +93,7 @@ func benchThroughput(b *testing.B, pubs, size int) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
-	if err := sub.Stop(); err != nil {
+	if err := sub.Stop(context.Background()); err != nil {
 		b.Error(err)
 	}
 	cwg.Wait()

@@ -1,9 +1,8 @@
-package pubsubtest
+package mem
 
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"sync"
@@ -16,50 +15,50 @@ import (
 var (
 	// ErrAlreadyExists is wrapped by the error [Broker.CreateTopic] and
 	// [Broker.CreateSubscription] return for a name that is already taken.
-	ErrAlreadyExists = errors.New("pubsubtest: already exists")
-	// ErrLeaseExpired is wrapped by the error ExtendDoneDeadline returns for
-	// a delivery that no longer holds its message: its deadline lapsed, it
-	// was Nacked, or its subscriber handed it back. The message is (or will
-	// be) delivered again.
-	ErrLeaseExpired = errors.New("pubsubtest: delivery lease expired")
+	ErrAlreadyExists = errors.New("mem: already exists")
+	// ErrBacklogFull is wrapped by the error a publish returns when a
+	// subscription of the topic already holds its
+	// [SubscriptionConfig].MaxBacklog unacknowledged messages. Nothing of
+	// that publish was delivered anywhere.
+	ErrBacklogFull = errors.New("mem: subscription backlog full")
 )
 
-// DefaultAckDeadline is the ack deadline of a subscription whose
-// [SubscriptionConfig] leaves AckDeadline zero.
-const DefaultAckDeadline = 10 * time.Second
+// Defaults of a [Broker] and its subscriptions.
+const (
+	// DefaultAckDeadline is the ack deadline of a subscription whose
+	// [SubscriptionConfig] leaves AckDeadline zero. It equals
+	// [pubsub.DefaultLease].
+	DefaultAckDeadline = pubsub.DefaultLease
+	// DefaultDeduplicationWindow is how long a topic remembers a
+	// deduplication ID, as SQS FIFO does.
+	DefaultDeduplicationWindow = 5 * time.Minute
+)
 
-// Broker is an in-memory publish/subscribe broker with the delivery semantics
-// of the pubsub contract. It is a real backend, meant for local runs, examples
-// and tests of code that publishes and consumes; it keeps everything in
-// memory and loses it when the process ends.
-//
-// A topic fans every message out to each of its subscriptions. A
-// subscription keeps its own backlog, including messages published before
-// any subscriber attached to it, and is a competing-consumer group: the
-// subscribers of one subscription share its messages. Delivery is
-// at-least-once: a delivery that is not Done within the subscription's ack
-// deadline, or that is Nacked, is delivered again with the same ID and a
-// higher [pubsub.DeliveryAttempter] count.
+// Broker is an in-memory publish/subscribe broker with the delivery
+// semantics of the pubsub contract; see the package doc.
 //
 // A Broker is safe for concurrent use. Its zero value is not usable; call
 // [NewBroker].
 type Broker struct {
-	logger *slog.Logger
-	start  time.Time // base of the monotonic clock used for deadlines
-	seq    atomic.Uint64
-	closed atomic.Bool
+	logger      *slog.Logger
+	maxBytes    int
+	maxAttrs    int
+	dedupWindow time.Duration
+	start       time.Time // base of the monotonic clock used for deadlines
+	seq         atomic.Uint64
+	closed      atomic.Bool
 
 	mu     sync.Mutex
 	topics map[string]*topic
 	subs   map[string]*subscription
 }
 
-// BrokerOption configures a [Broker].
-type BrokerOption func(*Broker)
+// Option configures a [Broker].
+type Option func(*Broker)
 
 // WithLogger sets the logger the broker reports redeliveries and drain
 // timeouts to. The default discards everything.
-func WithLogger(l *slog.Logger) BrokerOption {
+func WithLogger(l *slog.Logger) Option {
 	return func(b *Broker) {
 		if l != nil {
 			b.logger = l
@@ -67,13 +66,38 @@ func WithLogger(l *slog.Logger) BrokerOption {
 	}
 }
 
+// WithMaxMessageBytes makes a publish fail with an error wrapping
+// [pubsub.ErrTooLarge] when the message's payload, key, attribute names and
+// values together exceed n bytes. Zero, the default, means no limit. It
+// lets a program run locally against the limits of the backend it will
+// use in production (SQS: 1 MiB).
+func WithMaxMessageBytes(n int) Option {
+	return func(b *Broker) { b.maxBytes = max(n, 0) }
+}
+
+// WithMaxAttributes makes a publish fail with an error wrapping
+// [pubsub.ErrTooLarge] when the message has more than n attributes. Zero,
+// the default, means no limit.
+func WithMaxAttributes(n int) Option {
+	return func(b *Broker) { b.maxAttrs = max(n, 0) }
+}
+
+// WithDeduplicationWindow sets how long a topic remembers a deduplication
+// ID ([pubsub.WithDeduplicationID]); a message published again with the
+// same ID within the window is accepted but not delivered. The default is
+// [DefaultDeduplicationWindow].
+func WithDeduplicationWindow(d time.Duration) Option {
+	return func(b *Broker) { b.dedupWindow = max(d, 0) }
+}
+
 // NewBroker returns an empty broker.
-func NewBroker(opts ...BrokerOption) *Broker {
+func NewBroker(opts ...Option) *Broker {
 	b := &Broker{
-		logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		start:  time.Now(),
-		topics: make(map[string]*topic),
-		subs:   make(map[string]*subscription),
+		logger:      slog.New(slog.DiscardHandler),
+		dedupWindow: DefaultDeduplicationWindow,
+		start:       time.Now(),
+		topics:      make(map[string]*topic),
+		subs:        make(map[string]*subscription),
 	}
 	for _, opt := range opts {
 		if opt != nil {
@@ -96,13 +120,24 @@ type SubscriptionConfig struct {
 	// even when some are Nacked or redelivered. Messages with an empty key
 	// are not ordered.
 	OrderedKeys bool
+	// LeaseAtFetch starts a delivery's lease when its subscriber fetches
+	// it, as SQS starts the visibility timeout at ReceiveMessage, instead
+	// of when the application receives it. A prefetched message then uses
+	// up its lease while it waits; one with less than half its lease left
+	// is handed back rather than delivered.
+	LeaseAtFetch bool
+	// MaxBacklog bounds the messages the subscription holds that are not
+	// yet acknowledged, delivered ones included. A publish that would go
+	// past it fails, for every subscription of the topic, with an error
+	// wrapping [ErrBacklogFull]. Zero means no bound: memory is the limit.
+	MaxBacklog int
 }
 
 // now returns the broker's monotonic clock in nanoseconds.
 func (b *Broker) now() int64 { return int64(time.Since(b.start)) }
 
 func (b *Broker) closedErr() error {
-	return fmt.Errorf("pubsubtest: broker closed: %w", pubsub.ErrClosed)
+	return fmt.Errorf("mem: broker closed: %w", pubsub.ErrClosed)
 }
 
 // CreateTopic creates the topic name. It returns an error wrapping
@@ -110,7 +145,7 @@ func (b *Broker) closedErr() error {
 // [pubsub.ErrClosed] after [Broker.Close].
 func (b *Broker) CreateTopic(name string) error {
 	if name == "" {
-		return errors.New("pubsubtest: create topic: empty topic name")
+		return errors.New("mem: create topic: empty topic name")
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -118,7 +153,7 @@ func (b *Broker) CreateTopic(name string) error {
 		return b.closedErr()
 	}
 	if _, ok := b.topics[name]; ok {
-		return fmt.Errorf("pubsubtest: create topic %q: %w", name, ErrAlreadyExists)
+		return fmt.Errorf("mem: create topic %q: %w", name, ErrAlreadyExists)
 	}
 	t := &topic{name: name, b: b}
 	t.subs.Store(&[]*subscription{})
@@ -135,7 +170,7 @@ func (b *Broker) DeleteTopic(name string) error {
 	defer b.mu.Unlock()
 	t, ok := b.topics[name]
 	if !ok {
-		return fmt.Errorf("pubsubtest: delete topic %q: %w", name, pubsub.ErrTopicNotFound)
+		return fmt.Errorf("mem: delete topic %q: %w", name, pubsub.ErrTopicNotFound)
 	}
 	delete(b.topics, name)
 	t.deleted.Store(true)
@@ -149,10 +184,13 @@ func (b *Broker) DeleteTopic(name string) error {
 // wrapping [ErrAlreadyExists] if the subscription does.
 func (b *Broker) CreateSubscription(name, topicName string, cfg SubscriptionConfig) error {
 	if name == "" {
-		return errors.New("pubsubtest: create subscription: empty subscription name")
+		return errors.New("mem: create subscription: empty subscription name")
 	}
 	if cfg.AckDeadline < 0 {
-		return fmt.Errorf("pubsubtest: create subscription %q: negative AckDeadline %v", name, cfg.AckDeadline)
+		return fmt.Errorf("mem: create subscription %q: negative AckDeadline %v", name, cfg.AckDeadline)
+	}
+	if cfg.MaxBacklog < 0 {
+		return fmt.Errorf("mem: create subscription %q: negative MaxBacklog %d", name, cfg.MaxBacklog)
 	}
 	if cfg.AckDeadline == 0 {
 		cfg.AckDeadline = DefaultAckDeadline
@@ -164,10 +202,10 @@ func (b *Broker) CreateSubscription(name, topicName string, cfg SubscriptionConf
 	}
 	t, ok := b.topics[topicName]
 	if !ok {
-		return fmt.Errorf("pubsubtest: create subscription %q: topic %q: %w", name, topicName, pubsub.ErrTopicNotFound)
+		return fmt.Errorf("mem: create subscription %q: topic %q: %w", name, topicName, pubsub.ErrTopicNotFound)
 	}
 	if _, ok := b.subs[name]; ok {
-		return fmt.Errorf("pubsubtest: create subscription %q: %w", name, ErrAlreadyExists)
+		return fmt.Errorf("mem: create subscription %q: %w", name, ErrAlreadyExists)
 	}
 	s := newSubscription(b, name, cfg)
 	b.subs[name] = s
@@ -188,7 +226,7 @@ func (b *Broker) DeleteSubscription(name string) error {
 	s, ok := b.subs[name]
 	if !ok {
 		b.mu.Unlock()
-		return fmt.Errorf("pubsubtest: delete subscription %q: %w", name, pubsub.ErrSubscriptionNotFound)
+		return fmt.Errorf("mem: delete subscription %q: %w", name, pubsub.ErrSubscriptionNotFound)
 	}
 	delete(b.subs, name)
 	for _, t := range b.topics {
@@ -202,14 +240,14 @@ func (b *Broker) DeleteSubscription(name string) error {
 		t.subs.Store(&subs)
 	}
 	b.mu.Unlock()
-	s.terminate(fmt.Errorf("pubsubtest: subscription %q deleted: %w", name, pubsub.ErrSubscriptionNotFound))
+	s.terminate(fmt.Errorf("mem: subscription %q deleted: %w", name, pubsub.ErrSubscriptionNotFound))
 	return nil
 }
 
 // NewPublisher returns a publisher for topic. It returns an error wrapping
 // [pubsub.ErrTopicNotFound] if the topic does not exist; if the topic is
 // deleted later, publishing fails with such an error.
-func (b *Broker) NewPublisher(topicName string) (pubsub.MultiPublisher, error) {
+func (b *Broker) NewPublisher(topicName string) (*Publisher, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed.Load() {
@@ -217,15 +255,15 @@ func (b *Broker) NewPublisher(topicName string) (pubsub.MultiPublisher, error) {
 	}
 	t, ok := b.topics[topicName]
 	if !ok {
-		return nil, fmt.Errorf("pubsubtest: new publisher: topic %q: %w", topicName, pubsub.ErrTopicNotFound)
+		return nil, fmt.Errorf("mem: new publisher: topic %q: %w", topicName, pubsub.ErrTopicNotFound)
 	}
-	return &publisher{t: t}, nil
+	return &Publisher{t: t}, nil
 }
 
 // NewSubscriber returns a subscriber of the subscription name. It returns an
 // error wrapping [pubsub.ErrSubscriptionNotFound] if the subscription does not
 // exist. Several subscribers of one subscription compete for its messages.
-func (b *Broker) NewSubscriber(name string, opts ...SubscriberOption) (pubsub.Subscriber, error) {
+func (b *Broker) NewSubscriber(name string, opts ...SubscriberOption) (*Subscriber, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed.Load() {
@@ -233,7 +271,7 @@ func (b *Broker) NewSubscriber(name string, opts ...SubscriberOption) (pubsub.Su
 	}
 	s, ok := b.subs[name]
 	if !ok {
-		return nil, fmt.Errorf("pubsubtest: new subscriber: subscription %q: %w", name, pubsub.ErrSubscriptionNotFound)
+		return nil, fmt.Errorf("mem: new subscriber: subscription %q: %w", name, pubsub.ErrSubscriptionNotFound)
 	}
 	return newSubscriber(s, opts)
 }

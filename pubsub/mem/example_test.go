@@ -1,26 +1,27 @@
-package pubsubtest_test
+package mem_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/seed8104ecd5/gizmo/pubsub"
-	"github.com/seed8104ecd5/gizmo/pubsub/pubsubtest"
+	"github.com/seed8104ecd5/gizmo/pubsub/mem"
 )
 
-// ExampleBroker runs a queue consumer against the in-memory broker: a topic
+// Example runs a queue consumer against the in-memory broker: a topic
 // with one subscription, three messages published before the consumer
 // starts, and pubsub.Consume handling them until the context is cancelled.
-func ExampleBroker() {
-	b := pubsubtest.NewBroker()
+func Example() {
+	b := mem.NewBroker()
 	defer b.Close()
 	if err := b.CreateTopic("orders"); err != nil {
 		fmt.Println(err)
 		return
 	}
-	cfg := pubsubtest.SubscriptionConfig{AckDeadline: 10 * time.Second, OrderedKeys: true}
+	cfg := mem.SubscriptionConfig{AckDeadline: 10 * time.Second, OrderedKeys: true}
 	if err := b.CreateSubscription("billing", "orders", cfg); err != nil {
 		fmt.Println(err)
 		return
@@ -62,4 +63,25 @@ func ExampleBroker() {
 	// customer-7 line 2: pear
 	// customer-7 line 3: plum
 	// Consume returned: <nil>
+}
+
+// ExampleSubscriptionConfig_maxBacklog bounds a subscription's backlog, so
+// that a consumer that falls behind pushes back on its publishers instead
+// of filling memory.
+func ExampleSubscriptionConfig_maxBacklog() {
+	b := mem.NewBroker()
+	defer b.Close()
+	_ = b.CreateTopic("events")
+	_ = b.CreateSubscription("slow-consumer", "events", mem.SubscriptionConfig{MaxBacklog: 2})
+	pub, _ := b.NewPublisher("events")
+	ctx := context.Background()
+	for i := range 3 {
+		err := pub.PublishRaw(ctx, "", []byte(strconv.Itoa(i)))
+		fmt.Printf("publish %d: backlog full: %v\n", i, errors.Is(err, mem.ErrBacklogFull))
+	}
+
+	// Output:
+	// publish 0: backlog full: false
+	// publish 1: backlog full: false
+	// publish 2: backlog full: true
 }

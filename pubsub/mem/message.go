@@ -1,4 +1,4 @@
-package pubsubtest
+package mem
 
 import (
 	"fmt"
@@ -9,49 +9,52 @@ import (
 	"github.com/seed8104ecd5/gizmo/pubsub"
 )
 
-// delivery is one delivery of a broker message. It implements
-// pubsub.SubscriberMessage and pubsub.DeliveryAttempter.
-type delivery struct {
+// Message is one delivery of a broker message, as a [Subscriber] hands it
+// out. It implements [pubsub.SubscriberMessage] and
+// [pubsub.DeliveryAttempter]. Done is synchronous: when it returns nil the
+// message is gone from the subscription.
+type Message struct {
 	l       lease
-	r       *subscriber
+	r       *Subscriber
 	settled atomic.Bool
 }
 
 var (
-	_ pubsub.SubscriberMessage = (*delivery)(nil)
-	_ pubsub.DeliveryAttempter = (*delivery)(nil)
+	_ pubsub.SubscriberMessage = (*Message)(nil)
+	_ pubsub.DeliveryAttempter = (*Message)(nil)
 )
 
 // Message returns the payload.
-func (d *delivery) Message() []byte { return d.l.e.msg.payload }
+func (d *Message) Message() []byte { return d.l.e.msg.payload }
 
 // Key returns the message key.
-func (d *delivery) Key() string { return d.l.e.msg.key }
+func (d *Message) Key() string { return d.l.e.msg.key }
 
 // Attributes returns the message attributes, nil if there are none.
-func (d *delivery) Attributes() map[string]string { return d.l.e.msg.attrs }
+func (d *Message) Attributes() map[string]string { return d.l.e.msg.attrs }
 
 // ID returns the broker-assigned ID, the same for every delivery of the
 // message.
-func (d *delivery) ID() string { return strconv.FormatUint(d.l.e.msg.id, 10) }
+func (d *Message) ID() string { return strconv.FormatUint(d.l.e.msg.id, 10) }
 
 // DeliveryAttempt returns 1 for the first delivery, 2 for the second, and so
 // on.
-func (d *delivery) DeliveryAttempt() int { return int(d.l.attempt) }
+func (d *Message) DeliveryAttempt() int { return int(d.l.attempt) }
 
 // Done acknowledges the message. The first of Done and Nack wins; later calls
-// return nil. If the lease already ended (the deadline lapsed or the message
-// was handed back), Done has no effect and the message is delivered again;
-// if the subscriber has finished stopping, it returns an error wrapping
-// pubsub.ErrStopped.
-func (d *delivery) Done() error { return d.settle("done", (*subscription).ack) }
+// return nil. If the lease already ended (the deadline lapsed or the
+// message was handed back), Done changes nothing, the message is delivered
+// again, and Done returns an error wrapping [pubsub.ErrLeaseLost]; after
+// the subscriber has stopped, the error also wraps [pubsub.ErrStopped].
+func (d *Message) Done() error { return d.settle("done", (*subscription).ack) }
 
-// Nack hands the message back for redelivery at the front of the queue.
-func (d *delivery) Nack() error { return d.settle("nack", (*subscription).requeue) }
+// Nack hands the message back for redelivery at the front of the queue,
+// with the same errors as Done.
+func (d *Message) Nack() error { return d.settle("nack", (*subscription).requeue) }
 
 // settle carries out the first Done or Nack: apply runs on the message if
 // this delivery still holds its lease.
-func (d *delivery) settle(op string, apply func(*subscription, *entry)) error {
+func (d *Message) settle(op string, apply func(*subscription, *entry)) error {
 	if !d.settled.CompareAndSwap(false, true) {
 		return nil
 	}
@@ -61,16 +64,18 @@ func (d *delivery) settle(op string, apply func(*subscription, *entry)) error {
 	if err := d.usable(op); err != nil {
 		return err
 	}
-	if s.current(d.l) {
-		apply(s, d.l.e)
+	if !s.current(d.l) {
+		return fmt.Errorf("mem: %s message %s: its lease ended, and it is delivered again: %w", op, d.ID(), pubsub.ErrLeaseLost)
 	}
+	apply(s, d.l.e)
 	return nil
 }
 
-// ExtendDoneDeadline sets the delivery's deadline to dl from now. A dl of zero
-// or less hands the message back at once, like Nack. It returns an error
-// wrapping ErrLeaseExpired if the delivery was settled or its lease ended.
-func (d *delivery) ExtendDoneDeadline(dl time.Duration) error {
+// ExtendDoneDeadline sets the delivery's deadline to dl from now. A dl of
+// zero or less hands the message back at once, like Nack. It returns an
+// error wrapping [pubsub.ErrLeaseLost] if the delivery was settled or its
+// lease ended.
+func (d *Message) ExtendDoneDeadline(dl time.Duration) error {
 	s := d.r.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -78,7 +83,7 @@ func (d *delivery) ExtendDoneDeadline(dl time.Duration) error {
 		return err
 	}
 	if d.settled.Load() || !s.current(d.l) {
-		return fmt.Errorf("pubsubtest: extend deadline of message %s: %w", d.ID(), ErrLeaseExpired)
+		return fmt.Errorf("mem: extend deadline of message %s: %w", d.ID(), pubsub.ErrLeaseLost)
 	}
 	if dl <= 0 {
 		d.settled.Store(true)
@@ -91,13 +96,13 @@ func (d *delivery) ExtendDoneDeadline(dl time.Duration) error {
 
 // usable returns an error if the subscription or the subscriber is gone.
 // d.r.s.mu must be held.
-func (d *delivery) usable(op string) error {
+func (d *Message) usable(op string) error {
 	s := d.r.s
 	if s.err != nil {
-		return fmt.Errorf("pubsubtest: %s message %s: %w: %w", op, d.ID(), pubsub.ErrStopped, s.err)
+		return fmt.Errorf("mem: %s message %s: %w: %w: %w", op, d.ID(), pubsub.ErrStopped, pubsub.ErrLeaseLost, s.err)
 	}
 	if d.r.gone && !s.current(d.l) {
-		return fmt.Errorf("pubsubtest: %s message %s: %w", op, d.ID(), pubsub.ErrStopped)
+		return fmt.Errorf("mem: %s message %s: the subscriber stopped and handed it back: %w: %w", op, d.ID(), pubsub.ErrStopped, pubsub.ErrLeaseLost)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package pubsubtest
+package mem
 
 // deque is a growable ring buffer of entries. It is not safe for concurrent
 // use; subscriptions guard theirs with their mutex.

@@ -1,4 +1,4 @@
-package pubsubtest
+package mem
 
 import (
 	"context"
@@ -13,8 +13,9 @@ import (
 
 // Defaults for the options of [Broker.NewSubscriber].
 const (
-	DefaultDrainTimeout   = 30 * time.Second
-	DefaultPrefetch       = 16
+	// DefaultPrefetch is how many messages a subscriber leases at a time.
+	DefaultPrefetch = 16
+	// DefaultMaxOutstanding caps a subscriber's unsettled messages.
 	DefaultMaxOutstanding = 1000
 )
 
@@ -22,17 +23,8 @@ const (
 type SubscriberOption func(*subscriberOptions)
 
 type subscriberOptions struct {
-	drain          time.Duration
 	prefetch       int
 	maxOutstanding int
-}
-
-// WithDrainTimeout sets how long Stop waits for delivered messages to be
-// settled. Messages still unsettled then are handed back for redelivery and
-// Stop returns an error saying how many there were. The default is
-// [DefaultDrainTimeout].
-func WithDrainTimeout(d time.Duration) SubscriberOption {
-	return func(o *subscriberOptions) { o.drain = d }
 }
 
 // WithPrefetch sets how many messages the subscriber leases from the
@@ -49,10 +41,12 @@ func WithMaxOutstanding(n int) SubscriberOption {
 	return func(o *subscriberOptions) { o.maxOutstanding = n }
 }
 
-// subscriber implements pubsub.Subscriber. One goroutine, started by Start,
-// leases batches from the subscription and hands them out one by one on an
-// unbuffered channel.
-type subscriber struct {
+// Subscriber receives the messages of one subscription of a [Broker]. It
+// implements [pubsub.Subscriber], [pubsub.LeaseReporter] and
+// [pubsub.NackReporter]. One goroutine, started by Start, leases batches
+// from the subscription and hands them out one by one on an unbuffered
+// channel.
+type Subscriber struct {
 	s       *subscription
 	opts    subscriberOptions
 	ch      chan pubsub.SubscriberMessage
@@ -61,6 +55,7 @@ type subscriber struct {
 	drained chan struct{} // capacity 1: outstanding reached zero while stopping
 	done    chan struct{} // closed once ch is closed and err, stopErr are final
 	stopReq atomic.Bool
+	stopCtx context.Context // set by Stop before stopCh is closed
 
 	startOnce sync.Once
 	stopOnce  sync.Once
@@ -75,24 +70,26 @@ type subscriber struct {
 	gone          bool
 }
 
-var _ pubsub.Subscriber = (*subscriber)(nil)
+var (
+	_ pubsub.Subscriber    = (*Subscriber)(nil)
+	_ pubsub.LeaseReporter = (*Subscriber)(nil)
+	_ pubsub.NackReporter  = (*Subscriber)(nil)
+)
 
-func newSubscriber(s *subscription, opts []SubscriberOption) (*subscriber, error) {
-	o := subscriberOptions{drain: DefaultDrainTimeout, prefetch: DefaultPrefetch, maxOutstanding: DefaultMaxOutstanding}
+func newSubscriber(s *subscription, opts []SubscriberOption) (*Subscriber, error) {
+	o := subscriberOptions{prefetch: DefaultPrefetch, maxOutstanding: DefaultMaxOutstanding}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)
 		}
 	}
 	switch {
-	case o.drain < 0:
-		return nil, fmt.Errorf("pubsubtest: new subscriber of %q: negative drain timeout %v", s.name, o.drain)
 	case o.prefetch < 1:
-		return nil, fmt.Errorf("pubsubtest: new subscriber of %q: prefetch %d, want at least 1", s.name, o.prefetch)
+		return nil, fmt.Errorf("mem: new subscriber of %q: prefetch %d, want at least 1", s.name, o.prefetch)
 	case o.maxOutstanding < 1:
-		return nil, fmt.Errorf("pubsubtest: new subscriber of %q: max outstanding %d, want at least 1", s.name, o.maxOutstanding)
+		return nil, fmt.Errorf("mem: new subscriber of %q: max outstanding %d, want at least 1", s.name, o.maxOutstanding)
 	}
-	return &subscriber{
+	return &Subscriber{
 		s:       s,
 		opts:    o,
 		ch:      make(chan pubsub.SubscriberMessage),
@@ -104,7 +101,7 @@ func newSubscriber(s *subscription, opts []SubscriberOption) (*subscriber, error
 }
 
 // Start starts delivering and returns the unbuffered delivery channel.
-func (r *subscriber) Start() <-chan pubsub.SubscriberMessage {
+func (r *Subscriber) Start() <-chan pubsub.SubscriberMessage {
 	r.startOnce.Do(func() {
 		go func() {
 			r.run()
@@ -117,7 +114,7 @@ func (r *subscriber) Start() <-chan pubsub.SubscriberMessage {
 // Err returns the terminal error once the channel is closed: nil after Stop,
 // an error wrapping pubsub.ErrSubscriptionNotFound after the subscription was
 // deleted, one wrapping pubsub.ErrClosed after the broker was closed.
-func (r *subscriber) Err() error {
+func (r *Subscriber) Err() error {
 	// r.err is set under the lock before the channel is closed (see
 	// terminated), so a receiver that has seen the close reads the final
 	// value here; r.done is closed only later, when run returns.
@@ -126,11 +123,20 @@ func (r *subscriber) Err() error {
 	return r.err
 }
 
-// Stop hands prefetched messages back, waits up to the drain timeout for
-// delivered ones to be settled, hands back the rest and closes the channel.
-// It returns an error if the drain timeout cut the wait short.
-func (r *subscriber) Stop() error {
+// Lease returns the subscription's ack deadline: the lease every delivery
+// starts with.
+func (r *Subscriber) Lease() time.Duration { return r.s.cfg.AckDeadline }
+
+// CanNack reports true: Nack hands one message back.
+func (r *Subscriber) CanNack() bool { return true }
+
+// Stop hands prefetched messages back, waits until delivered ones are
+// settled or ctx is done, hands back the rest and closes the channel. It
+// returns an error wrapping [pubsub.ErrDrainTimeout] if ctx cut the wait
+// short. Later calls wait for the first to finish and return its result.
+func (r *Subscriber) Stop(ctx context.Context) error {
 	r.stopOnce.Do(func() {
+		r.stopCtx = ctx
 		r.stopReq.Store(true)
 		close(r.stopCh)
 		r.startOnce.Do(func() {
@@ -145,7 +151,7 @@ func (r *subscriber) Stop() error {
 	return r.stopErr
 }
 
-func (r *subscriber) signal() {
+func (r *Subscriber) signal() {
 	select {
 	case r.wakeCh <- struct{}{}:
 	default:
@@ -153,7 +159,7 @@ func (r *subscriber) signal() {
 }
 
 // released is called when one of r's leases ends. r.s.mu must be held.
-func (r *subscriber) released() {
+func (r *Subscriber) released() {
 	r.outstanding--
 	if r.creditBlocked && r.outstanding < r.opts.maxOutstanding {
 		r.creditBlocked = false
@@ -167,7 +173,7 @@ func (r *subscriber) released() {
 	}
 }
 
-func (r *subscriber) run() {
+func (r *Subscriber) run() {
 	s := r.s
 	var pending, sent []lease
 	for {
@@ -214,10 +220,21 @@ func (r *subscriber) run() {
 				r.stop(sent, pending[i:])
 				return
 			}
-			d := &delivery{l: l, r: r}
+			var timer *time.Timer // LeaseAtFetch: fires when the lease is half gone
+			var fresh <-chan time.Time
+			if s.cfg.LeaseAtFetch {
+				left := r.leaseLeft(l)
+				if left <= 0 {
+					continue
+				}
+				timer = time.NewTimer(left)
+				fresh = timer.C
+			}
+			d := &Message{l: l, r: r}
 			select {
 			case r.ch <- d:
 				sent = append(sent, l)
+				stopTimer(timer)
 				continue
 			default:
 			}
@@ -234,20 +251,57 @@ func (r *subscriber) run() {
 			select {
 			case r.ch <- d:
 				sent = append(sent, l)
+			case <-fresh:
+				r.handBackStale(l)
 			case <-r.stopCh:
+				stopTimer(timer)
 				r.stop(sent, pending[i:])
 				return
 			case <-s.quit:
+				stopTimer(timer)
 				r.terminated()
 				return
 			}
+			stopTimer(timer)
 		}
+	}
+}
+
+// leaseLeft returns how long the prefetched lease l may still wait for the
+// application before less than half of it is left (LeaseAtFetch). If that
+// time has already passed, it hands l back and returns 0.
+func (r *Subscriber) leaseLeft(l lease) time.Duration {
+	s := r.s
+	s.mu.Lock()
+	left := time.Duration(s.leftAt(l, s.b.now()) - s.ackNano/2)
+	s.mu.Unlock()
+	if left <= 0 {
+		r.handBackStale(l)
+	}
+	return left
+}
+
+func stopTimer(t *time.Timer) {
+	if t != nil {
+		t.Stop()
+	}
+}
+
+// handBackStale returns a prefetched lease that waited too long, as if it
+// had never been fetched.
+func (r *Subscriber) handBackStale(l lease) {
+	s := r.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil && s.current(l) && l.e.owner == r {
+		l.e.attempts--
+		s.requeue(l.e)
 	}
 }
 
 // stop carries out Stop: sent are leases delivered whose deadline has not
 // been restarted yet, rest are prefetched leases never delivered.
-func (r *subscriber) stop(sent, rest []lease) {
+func (r *Subscriber) stop(sent, rest []lease) {
 	s := r.s
 	s.mu.Lock()
 	if s.err != nil {
@@ -276,13 +330,11 @@ func (r *subscriber) stop(sent, rest []lease) {
 	s.mu.Unlock()
 
 	if wait {
-		timer := time.NewTimer(r.opts.drain)
 		select {
 		case <-r.drained:
-		case <-timer.C:
+		case <-r.stopCtx.Done():
 		case <-s.quit:
 		}
-		timer.Stop()
 	}
 
 	s.mu.Lock()
@@ -306,9 +358,9 @@ func (r *subscriber) stop(sent, rest []lease) {
 		for i := len(mine) - 1; i >= 0; i-- {
 			s.requeue(mine[i])
 		}
-		r.stopErr = fmt.Errorf("pubsubtest: subscriber of %q: %d messages not settled within the drain timeout %v were handed back for redelivery", s.name, n, r.opts.drain)
-		s.b.logger.LogAttrs(context.Background(), slog.LevelWarn, "pubsubtest: drain timeout",
-			slog.String("subscription", s.name), slog.Int("unsettled", n), slog.Duration("timeout", r.opts.drain))
+		r.stopErr = fmt.Errorf("mem: subscriber of %q: %d messages were handed back for redelivery: %w (%w)", s.name, n, pubsub.ErrDrainTimeout, context.Cause(r.stopCtx))
+		s.b.logger.LogAttrs(context.Background(), slog.LevelWarn, "mem: messages not settled before the drain deadline",
+			slog.String("subscription", s.name), slog.Int("unsettled", n))
 	}
 	r.gone = true
 	s.mu.Unlock()
@@ -316,7 +368,7 @@ func (r *subscriber) stop(sent, rest []lease) {
 }
 
 // terminated closes the channel after the subscription ended.
-func (r *subscriber) terminated() {
+func (r *Subscriber) terminated() {
 	r.s.mu.Lock()
 	r.err = r.s.err
 	r.gone = true

@@ -1,4 +1,4 @@
-package pubsubtest
+package mem
 
 import (
 	"context"
@@ -25,7 +25,7 @@ type entry struct {
 	gen      atomic.Uint32 // bumped whenever a lease ends without Done
 	state    entryState
 	attempts int32 // deliveries so far
-	owner    *subscriber
+	owner    *Subscriber
 	deadline int64 // broker clock, valid while leased
 	prev     *entry
 	next     *entry
@@ -49,14 +49,15 @@ type subscription struct {
 	cfg     SubscriptionConfig
 	ackNano int64
 	quit    chan struct{} // closed by terminate
+	backlog atomic.Int64  // unacknowledged messages, counted when MaxBacklog > 0
 
 	mu          sync.Mutex
 	ready       deque
 	keys        map[string]*deque // ordered key -> messages waiting behind its outstanding one
 	leased      leaseList
 	extended    deadlineHeap
-	waiters     []*subscriber // subscribers blocked on an empty ready queue
-	subscribers map[*subscriber]struct{}
+	waiters     []*Subscriber // subscribers blocked on an empty ready queue
+	subscribers map[*Subscriber]struct{}
 	err         error // terminal error, set by terminate
 }
 
@@ -67,12 +68,37 @@ func newSubscription(b *Broker, name string, cfg SubscriptionConfig) *subscripti
 		cfg:         cfg,
 		ackNano:     int64(cfg.AckDeadline),
 		quit:        make(chan struct{}),
-		subscribers: make(map[*subscriber]struct{}),
+		subscribers: make(map[*Subscriber]struct{}),
 	}
 	if cfg.OrderedKeys {
 		s.keys = make(map[string]*deque)
 	}
 	return s
+}
+
+// reserve takes a place in a bounded backlog for a message about to be
+// published, reporting false if the backlog is full.
+func (s *subscription) reserve() bool {
+	limit := int64(s.cfg.MaxBacklog)
+	if limit == 0 {
+		return true
+	}
+	for {
+		n := s.backlog.Load()
+		if n >= limit {
+			return false
+		}
+		if s.backlog.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// unreserve gives back n places in a bounded backlog.
+func (s *subscription) unreserve(n int) {
+	if s.cfg.MaxBacklog > 0 {
+		s.backlog.Add(-int64(n))
+	}
 }
 
 // add puts a new entry on the ready queue, or behind the outstanding
@@ -130,7 +156,7 @@ func (s *subscription) wake(n int) {
 
 // leaseTo moves up to n ready entries to r, appending the leases to out.
 // s.mu must be held.
-func (s *subscription) leaseTo(r *subscriber, n int, now int64, out []lease) []lease {
+func (s *subscription) leaseTo(r *Subscriber, n int, now int64, out []lease) []lease {
 	for ; n > 0 && s.ready.len() > 0; n-- {
 		e := s.ready.popFront()
 		e.state = stateLeased
@@ -145,9 +171,12 @@ func (s *subscription) leaseTo(r *subscriber, n int, now int64, out []lease) []l
 }
 
 // delivered restarts the ack deadline of leases that were just handed to the
-// application, unless they were settled or extended meanwhile. s.mu must be
-// held.
+// application, unless they were settled or extended meanwhile, or the lease
+// runs from the fetch. s.mu must be held.
 func (s *subscription) delivered(sent []lease, now int64) {
+	if s.cfg.LeaseAtFetch {
+		return
+	}
 	for _, l := range sent {
 		e := l.e
 		if e.state != stateLeased || e.gen.Load() != l.gen || !e.inList {
@@ -184,6 +213,7 @@ func (s *subscription) release(e *entry) {
 func (s *subscription) ack(e *entry) {
 	s.release(e)
 	e.state = stateAcked
+	s.unreserve(1)
 	if s.keys == nil || e.msg.key == "" {
 		return
 	}
@@ -196,6 +226,14 @@ func (s *subscription) ack(e *entry) {
 	next.state = stateReady
 	s.ready.pushBack(next)
 	s.wake(1)
+}
+
+// leftAt reports how much of l's lease is left at now. s.mu must be held.
+func (s *subscription) leftAt(l lease, now int64) int64 {
+	if !s.current(l) {
+		return 0
+	}
+	return l.e.deadline - now
 }
 
 // requeue ends e's lease without settling it and makes it ready again at the
@@ -257,7 +295,7 @@ func (s *subscription) scan() {
 		}
 		s.mu.Unlock()
 		if len(expired) > 0 {
-			s.b.logger.LogAttrs(context.Background(), slog.LevelDebug, "pubsubtest: ack deadline lapsed, redelivering",
+			s.b.logger.LogAttrs(context.Background(), slog.LevelDebug, "mem: ack deadline lapsed, redelivering",
 				slog.String("subscription", s.name), slog.Int("messages", len(expired)))
 			clear(expired)
 		}

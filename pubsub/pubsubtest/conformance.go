@@ -21,7 +21,7 @@ type Harness interface {
 	// CreateSubscription creates a new subscription (queue, consumer group)
 	// that receives every message published to topic from now on, and
 	// registers its removal with t.Cleanup. Subscribers of the harness must
-	// honour the ack deadline and drain timeout stated in Capabilities.
+	// honour the ack deadline stated in Capabilities.
 	CreateSubscription(ctx context.Context, t testing.TB, topic string, opts SubscriptionOptions) (subscription string, err error)
 	// NewPublisher returns a publisher for topic. For a topic that does not
 	// exist it returns, here or on the first publish, an error wrapping
@@ -33,6 +33,15 @@ type Harness interface {
 	NewSubscriber(ctx context.Context, subscription string) (pubsub.Subscriber, error)
 	// Capabilities describes the backend as the harness sets it up.
 	Capabilities() Capabilities
+}
+
+// Restarter is implemented by a [Harness] whose backend runs as a server of
+// its own. RestartServer stops the server and starts it again on the same
+// address, keeping its data (topics, subscriptions, messages not yet
+// acknowledged), and returns once it serves again. The Reconnect case uses
+// it; a harness without it must declare [FeatureRestart] a gap.
+type Restarter interface {
+	RestartServer(ctx context.Context, t testing.TB) error
 }
 
 // SubscriptionOptions asks [Harness.CreateSubscription] for a kind of
@@ -51,35 +60,60 @@ type Feature string
 
 // Features the conformance suite can be told to skip.
 const (
-	// FeatureAckDeadline: a delivery not settled within the ack deadline is
-	// redelivered, and ExtendDoneDeadline postpones that.
-	FeatureAckDeadline Feature = "AckDeadline"
-	// FeatureOrderedKeys: on a subscription created with OrderedKeys, no
-	// message with key K is delivered while an earlier message with key K
-	// is outstanding, across all subscribers and redeliveries.
+	// FeatureLeaseExpiry: a delivery not settled within the ack deadline is
+	// redelivered, and settling it afterwards reports pubsub.ErrLeaseLost.
+	FeatureLeaseExpiry Feature = "LeaseExpiry"
+	// FeatureExtendLease: ExtendDoneDeadline(d) keeps one message from
+	// being redelivered for d.
+	FeatureExtendLease Feature = "ExtendLease"
+	// FeatureOrderedKeys: on a subscription created with OrderedKeys, the
+	// first deliveries of a key arrive in publish order.
 	FeatureOrderedKeys Feature = "OrderedKeys"
 	// FeatureStableIDs: a redelivered message keeps its ID.
 	FeatureStableIDs Feature = "StableIDs"
 	// FeatureBatch: publishers implement pubsub.MultiPublisher.
 	FeatureBatch Feature = "Batch"
+	// FeatureIndependentAcks: Done of one message is final on its own. A
+	// backend without it (Kafka) makes Done durable only once every
+	// earlier message of its partition is settled, so a Done message may
+	// come back after a restart.
+	FeatureIndependentAcks Feature = "IndependentAcks"
+	// FeatureDeduplication: a message published with a deduplication ID
+	// already used within the backend's window is not delivered again.
+	FeatureDeduplication Feature = "Deduplication"
+	// FeatureRestart: the harness can restart the backend's server
+	// ([Restarter]), and publishers and subscribers ride it out.
+	FeatureRestart Feature = "Restart"
 )
 
-// Capabilities tells the suite how long to wait and what to skip.
+// Capabilities tells the suite how long to wait, what limits to test and
+// what to skip.
 type Capabilities struct {
 	// AckDeadline is the ack deadline (visibility timeout) of the
 	// subscriptions the harness creates. It is required unless
-	// FeatureAckDeadline is a gap. Several checks that something did not
+	// FeatureLeaseExpiry is a gap. Several checks that something did not
 	// happen wait one and a half times this long, and the checks that Nack
 	// and Stop hand messages back promptly expect them within half of it,
 	// so a few seconds is a good value.
 	AckDeadline time.Duration
-	// DrainTimeout is how long Stop of the harness's subscribers waits for
-	// delivered messages to be settled. It is required.
+	// DrainTimeout is the deadline of the context the suite gives Stop
+	// while a message is unsettled. Zero means 2 seconds.
 	DrainTimeout time.Duration
 	// Timeout bounds every wait for something that should happen (a
 	// delivery, a channel closing), on top of any deadline involved. Zero
 	// means 10 seconds.
 	Timeout time.Duration
+	// MaxPayloadBytes is the largest UTF-8 text payload the backend
+	// accepts in a message with no key and no attributes. The suite
+	// publishes one of exactly that size, which must round-trip, and one a
+	// byte larger, which must fail with pubsub.ErrTooLarge. Zero means no
+	// limit: a 1 MiB payload must round-trip.
+	MaxPayloadBytes int
+	// MaxAttributes is the most attributes a message with a key and a
+	// binary payload may carry. The suite publishes that many, which must
+	// round-trip, and one more, which must fail with pubsub.ErrTooLarge.
+	// Zero means no limit: 64 attributes must round-trip.
+	MaxAttributes int
 	// Gaps lists the features the backend cannot provide, each with the
 	// reason, reported when its cases are skipped.
 	Gaps map[Feature]string
@@ -106,9 +140,10 @@ type conformanceCase struct {
 
 // RunConformance runs the pubsub conformance suite against the backend h
 // plugs in. Each part of the contract is a subtest with a stable name
-// (RoundTrip/Binary, Nack, StopHandsBackPrefetched, ...), so that a
-// failure names the broken promise. The subtests run in parallel; every wait
-// is bounded, so a broken backend fails rather than hangs.
+// (RoundTrip/Binary, Nack, StopHandsBackPrefetched, Consume/DeadLetter,
+// ...), so that a failure names the broken promise. The subtests run in
+// parallel; every wait is bounded, so a broken backend fails rather than
+// hangs.
 func RunConformance(t *testing.T, h Harness) {
 	t.Helper()
 	caps := h.Capabilities()
@@ -116,11 +151,16 @@ func RunConformance(t *testing.T, h Harness) {
 	if caps.Timeout <= 0 {
 		caps.Timeout = 10 * time.Second
 	}
-	if _, gap := caps.Gaps[FeatureAckDeadline]; !gap && caps.AckDeadline <= 0 {
-		t.Fatal("pubsubtest: Capabilities.AckDeadline must be set unless FeatureAckDeadline is a gap")
-	}
 	if caps.DrainTimeout <= 0 {
-		t.Fatal("pubsubtest: Capabilities.DrainTimeout must be set")
+		caps.DrainTimeout = 2 * time.Second
+	}
+	if _, gap := caps.Gaps[FeatureLeaseExpiry]; !gap && caps.AckDeadline <= 0 {
+		t.Fatal("pubsubtest: Capabilities.AckDeadline must be set unless FeatureLeaseExpiry is a gap")
+	}
+	if _, gap := caps.Gaps[FeatureRestart]; !gap {
+		if _, ok := h.(Restarter); !ok {
+			t.Fatal("pubsubtest: the harness does not implement Restarter; declare FeatureRestart a gap, with the reason")
+		}
 	}
 	if caps.MissingTopic == "" {
 		caps.MissingTopic = "gizmo-missing-topic-" + randomHex()
@@ -144,15 +184,20 @@ func RunConformance(t *testing.T, h Harness) {
 
 var conformanceCases = []conformanceCase{
 	{name: "RoundTrip", fn: testRoundTrip},
+	{name: "Rules", fn: testRules},
+	{name: "Limits", fn: testLimits},
 	{name: "Backlog", fn: testBacklog},
 	{name: "CompetingConsumers", fn: testCompetingConsumers},
 	{name: "FanOut", fn: testFanOut},
 	{name: "Batch", feature: FeatureBatch, fn: testBatch},
+	{name: "BatchKeyOrder", feature: FeatureBatch, fn: testBatchKeyOrder},
+	{name: "Deduplication", feature: FeatureDeduplication, fn: testDeduplication},
 	{name: "Nack", fn: testNack},
 	{name: "StableIDs", feature: FeatureStableIDs, fn: testStableIDs},
-	{name: "DeadlineRedelivery", feature: FeatureAckDeadline, fn: testDeadlineRedelivery},
-	{name: "ExtendDeadline", feature: FeatureAckDeadline, fn: testExtendDeadline},
+	{name: "DeadlineRedelivery", feature: FeatureLeaseExpiry, fn: testDeadlineRedelivery},
+	{name: "ExtendDeadline", feature: FeatureExtendLease, fn: testExtendDeadline},
 	{name: "DoneNotRedelivered", fn: testDoneNotRedelivered},
+	{name: "IndependentAcks", fn: testIndependentAcks},
 	{name: "KeyOrder", feature: FeatureOrderedKeys, fn: testKeyOrder},
 	{name: "StopClean", fn: testStopClean},
 	{name: "StopWaitsForInFlight", fn: testStopWaitsForInFlight},
@@ -162,6 +207,11 @@ var conformanceCases = []conformanceCase{
 	{name: "TopicNotFound", fn: testTopicNotFound},
 	{name: "SubscriptionNotFound", fn: testSubscriptionNotFound},
 	{name: "PublishAfterClose", fn: testPublishAfterClose},
+	{name: "Reconnect", feature: FeatureRestart, fn: testReconnect},
+	{name: "Consume/DeadLetter", fn: testConsumeDeadLetter},
+	{name: "Consume/OrderedKeys", feature: FeatureOrderedKeys, fn: testConsumeOrderedKeys},
+	{name: "Consume/Drain", fn: testConsumeDrain},
+	{name: "Consume/Restart", fn: testConsumeRestart},
 }
 
 func randomHex() string {
@@ -170,11 +220,16 @@ func randomHex() string {
 	return hex.EncodeToString(b[:])
 }
 
+func (s *suite) gap(f Feature) bool {
+	_, gap := s.caps.Gaps[f]
+	return gap
+}
+
 // promptWait is how long a message handed back (Nack, Stop) may take to
 // come again: half the ack deadline, so that a backend that merely lets the
 // deadline lapse fails.
 func (s *suite) promptWait() time.Duration {
-	if _, gap := s.caps.Gaps[FeatureAckDeadline]; gap {
+	if s.gap(FeatureLeaseExpiry) {
 		return s.caps.Timeout
 	}
 	return s.caps.AckDeadline / 2
@@ -182,7 +237,7 @@ func (s *suite) promptWait() time.Duration {
 
 // quietWait is how long the suite watches for a message that must not come.
 func (s *suite) quietWait() time.Duration {
-	if _, gap := s.caps.Gaps[FeatureAckDeadline]; gap {
+	if s.gap(FeatureLeaseExpiry) {
 		return 2 * time.Second
 	}
 	return s.caps.AckDeadline * 3 / 2
@@ -245,18 +300,23 @@ func (s *suite) subscriber(t testing.TB, sub string) pubsub.Subscriber {
 	return r
 }
 
-// stop calls Stop and waits for it at most DrainTimeout plus Timeout. ok is
-// false, and the test marked failed, if Stop did not return by then.
+// stop calls Stop with the drain deadline and waits for it at most
+// DrainTimeout plus Timeout. ok is false, and the test marked failed, if
+// Stop did not return by then.
 func (s *suite) stop(t testing.TB, r pubsub.Subscriber) (err error, ok bool) {
 	t.Helper()
 	done := make(chan error, 1)
-	go func() { done <- r.Stop() }()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.caps.DrainTimeout)
+		defer cancel()
+		done <- r.Stop(ctx)
+	}()
 	limit := s.caps.DrainTimeout + s.caps.Timeout
 	select {
 	case err = <-done:
 		return err, true
 	case <-time.After(limit):
-		t.Errorf("Stop did not return within %v (drain timeout %v)", limit, s.caps.DrainTimeout)
+		t.Errorf("Stop did not return within %v (drain deadline %v)", limit, s.caps.DrainTimeout)
 		return nil, false
 	}
 }
@@ -264,7 +324,7 @@ func (s *suite) stop(t testing.TB, r pubsub.Subscriber) (err error, ok bool) {
 func (s *suite) publish(t testing.TB, p pubsub.Publisher, key string, payload []byte, opts ...pubsub.PublishOption) {
 	t.Helper()
 	if err := p.PublishRaw(t.Context(), key, payload, opts...); err != nil {
-		t.Fatalf("PublishRaw(key %q, payload %q): %v", key, payload, err)
+		t.Fatalf("PublishRaw(key %q, payload %.80q): %v", key, payload, err)
 	}
 }
 
@@ -296,12 +356,12 @@ func confExpectNone(t testing.TB, ch <-chan pubsub.SubscriberMessage, d time.Dur
 		if !ok {
 			t.Fatalf("%s: the subscriber's channel closed", why)
 		}
-		t.Fatalf("%s: got message %q (ID %q) within %v", why, m.Message(), m.ID(), d)
+		t.Fatalf("%s: got message %.80q (ID %q) within %v", why, m.Message(), m.ID(), d)
 	case <-timer.C:
 	}
 }
 
-// waitClosed fails the test unless ch is closed within d. Messages that
+// confWaitClosed fails the test unless ch is closed within d. Messages that
 // arrive meanwhile are counted and Nacked.
 func confWaitClosed(t testing.TB, ch <-chan pubsub.SubscriberMessage, d time.Duration) (extra int) {
 	t.Helper()

@@ -2,6 +2,7 @@ package pubsubtest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"maps"
 	"sync"
@@ -41,12 +42,18 @@ func testRoundTrip(t *testing.T, s *suite) {
 	}{
 		{name: "Binary", key: "binary", payload: binary, attrs: map[string]string{"kind": "binary"}},
 		{name: "Empty", key: "empty", payload: []byte{}, attrs: map[string]string{"kind": "empty"}},
-		{name: "Attributes", key: "clé/ключ 🔑 #1", payload: []byte("attributes"), attrs: map[string]string{
+		{name: "Attributes", key: "clé/ключ 🔑 #1\tend", payload: []byte("attributes"), attrs: map[string]string{
 			"ünïcødé-ключ-キー":           "値 ✓ 🚀 ñ",
 			"punct.key_with-dash:colon": `a=b;c,d "quoted" 'single' <tag> & % $ # @ ! \ /`,
 			"empty-value":               "",
 			"space key":                 "  leading and trailing spaces  ",
 			"newline":                   "line1\nline2\ttab",
+			"control":                   "bell\x07 nul\x00 noncharacter\ufffe",
+			"AWS.lookalike":             "reserved by SQS",
+			"Amazon.lookalike":          "reserved by SQS",
+			"googlookalike":             "reserved by Pub/Sub",
+			".dot..name.":               "dots SQS refuses",
+			"UPPER-lower":               "case must survive HTTP headers",
 		}},
 		{name: "NoAttributes", key: "", payload: []byte("no attributes, no key")},
 	}
@@ -306,7 +313,9 @@ func testDeadlineRedelivery(t *testing.T, s *suite) {
 	if err := second.Done(); err != nil {
 		t.Errorf("Done: %v", err)
 	}
-	_ = first.Done() // a late Done of the lapsed delivery must not panic
+	if err := first.Done(); !errors.Is(err, pubsub.ErrLeaseLost) {
+		t.Errorf("Done of the lapsed first delivery = %v, want an error wrapping pubsub.ErrLeaseLost", err)
+	}
 }
 
 func testExtendDeadline(t *testing.T, s *suite) {

@@ -61,7 +61,9 @@ func testStopWaitsForInFlight(t *testing.T, s *suite) {
 	called := time.Now()
 	var stopElapsed time.Duration
 	go func() {
-		err := r.Stop()
+		ctx, cancel := context.WithTimeout(context.Background(), s.caps.DrainTimeout)
+		defer cancel()
+		err := r.Stop(ctx)
 		stopElapsed = time.Since(called)
 		stopped <- err
 	}()
@@ -82,6 +84,9 @@ func testStopWaitsForInFlight(t *testing.T, s *suite) {
 		}
 		if err != nil && doneErr == nil {
 			t.Errorf("Stop = %v, although the in-flight message was settled during the drain", err)
+		}
+		if err != nil && doneErr != nil && !errors.Is(err, pubsub.ErrDrainTimeout) {
+			t.Errorf("Stop after the drain deadline passed = %v, want an error wrapping pubsub.ErrDrainTimeout", err)
 		}
 	case <-time.After(limit):
 		t.Fatalf("Stop did not return within %v after the in-flight message was settled", limit)
@@ -110,8 +115,8 @@ func testStopInFlightRedelivered(t *testing.T, s *suite) {
 	held := confRecv(t, ch, s.caps.Timeout, "the message")
 	if err, ok := s.stop(t, r); !ok {
 		return
-	} else if err != nil {
-		t.Logf("Stop with an unsettled message = %v", err)
+	} else if !errors.Is(err, pubsub.ErrDrainTimeout) {
+		t.Errorf("Stop with a message left unsettled = %v, want an error wrapping pubsub.ErrDrainTimeout", err)
 	}
 	confWaitClosed(t, ch, s.caps.Timeout)
 	next := s.subscriber(t, sub).Start()

@@ -38,12 +38,12 @@ func Example_consumeWithFakes() {
 	fmt.Println("good acked:", good.Acked())
 	fmt.Println("bad acked after dead-lettering:", bad.Acked())
 	for _, m := range dlq.Messages() {
-		fmt.Printf("dead letter %s key=%s error=%q\n",
-			m.Attributes[pubsub.AttrDeadLetterMessageID], m.Key, m.Attributes[pubsub.AttrDeadLetterError])
+		info, _, _ := pubsub.ParseDeadLetter(m.Attributes)
+		fmt.Printf("dead letter %s key=%s attempts=%d error=%q\n", info.MessageID, m.Key, info.Attempts, info.Error)
 	}
 	// Output:
 	// consume error: <nil>
 	// good acked: true
 	// bad acked after dead-lettering: true
-	// dead letter m-2 key=order-2 error="bad quantity: strconv.Atoi: parsing \"three\": invalid syntax"
+	// dead letter m-2 key=order-2 attempts=1 error="bad quantity: strconv.Atoi: parsing \"three\": invalid syntax"
 }

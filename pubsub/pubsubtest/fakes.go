@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/seed8104ecd5/gizmo/pubsub"
+	"github.com/seed8104ecd5/gizmo/pubsub/internal/wire"
 )
 
 // TestPublisher is a [pubsub.MultiPublisher] that records, in order, every
@@ -41,21 +42,31 @@ func (p *TestPublisher) Publish(ctx context.Context, key string, msg proto.Messa
 }
 
 // PublishRaw records a copy of the message, unless ctx is done, the
-// publisher is closed (an error wrapping [pubsub.ErrClosed]) or a scripted
-// failure applies; a failed message is not recorded.
+// publisher is closed (an error wrapping [pubsub.ErrClosed]), the message
+// breaks the contract's rules as a real backend would refuse it (an error
+// wrapping [pubsub.ErrInvalidMessage]), or a scripted failure applies; a
+// failed message is not recorded.
 func (p *TestPublisher) PublishRaw(ctx context.Context, key string, payload []byte, opts ...pubsub.PublishOption) error {
 	o := pubsub.ApplyPublishOptions(opts...)
-	return p.publish(ctx, pubsub.Message{Key: key, Payload: payload, Attributes: o.Attributes})
+	return p.publish(ctx, pubsub.Message{Key: key, Payload: payload, Attributes: o.Attributes, DeduplicationID: o.DeduplicationID})
 }
 
-// PublishBatch publishes each message as PublishRaw would. If any fails it
+// PublishBatch publishes each message as PublishRaw would, keeping the
+// contract's key rule: after a message of key K fails, the later messages
+// of K fail with an error wrapping [pubsub.ErrKeyBlocked]. If any fails it
 // returns a *[pubsub.BatchError] with one entry per message.
 func (p *TestPublisher) PublishBatch(ctx context.Context, msgs []pubsub.Message) error {
 	errs := make([]error, len(msgs))
 	failed := false
+	var gate wire.KeyGate
 	for i, m := range msgs {
-		errs[i] = p.publish(ctx, m)
-		failed = failed || errs[i] != nil
+		if errs[i] = gate.Check(m.Key); errs[i] == nil {
+			errs[i] = p.publish(ctx, m)
+		}
+		if errs[i] != nil {
+			failed = true
+			gate.Fail(m.Key)
+		}
 	}
 	if failed {
 		return &pubsub.BatchError{Errs: errs}
@@ -65,6 +76,9 @@ func (p *TestPublisher) PublishBatch(ctx context.Context, msgs []pubsub.Message)
 
 func (p *TestPublisher) publish(ctx context.Context, m pubsub.Message) error {
 	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pubsubtest: publish: %w", err)
+	}
+	if err := wire.Validate(m.Key, m.Attributes); err != nil {
 		return fmt.Errorf("pubsubtest: publish: %w", err)
 	}
 	m = cloneMessage(m)

@@ -105,8 +105,9 @@ func (s *TestSubscriber) feed() {
 }
 
 // Stop stops delivering and closes the channel; undelivered messages stay
-// in Pending. It returns nil and is safe to call more than once.
-func (s *TestSubscriber) Stop() error {
+// in Pending. It does not wait for delivered messages to be settled, so ctx
+// is not used. It returns nil and is safe to call more than once.
+func (s *TestSubscriber) Stop(context.Context) error {
 	s.shutdown(nil)
 	return nil
 }

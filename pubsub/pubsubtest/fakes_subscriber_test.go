@@ -42,10 +42,10 @@ func TestFakeSubscriberDelivers(t *testing.T) {
 	d := pubsubtest.NewTestMessage("", nil, nil)
 	s.Add(d)
 	// Nobody receives d, so it is still pending when Stop is called.
-	if err := s.Stop(); err != nil {
+	if err := s.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Stop(); err != nil {
+	if err := s.Stop(context.Background()); err != nil {
 		t.Fatal("second Stop:", err)
 	}
 	if _, ok := recv(t, ch); ok {
@@ -70,7 +70,7 @@ func TestFakeSubscriberFail(t *testing.T) {
 	if !errors.Is(s.Err(), errLost) {
 		t.Errorf("Err = %v", s.Err())
 	}
-	_ = s.Stop()
+	_ = s.Stop(context.Background())
 	if !errors.Is(s.Err(), errLost) {
 		t.Errorf("Stop after Fail cleared Err: %v", s.Err())
 	}
@@ -78,7 +78,7 @@ func TestFakeSubscriberFail(t *testing.T) {
 
 func TestFakeSubscriberStopBeforeStart(t *testing.T) {
 	s := pubsubtest.NewTestSubscriber(pubsubtest.NewTestMessage("", nil, nil))
-	_ = s.Stop()
+	_ = s.Stop(context.Background())
 	if _, ok := recv(t, s.Start()); ok {
 		t.Fatal("Start after Stop delivered a message")
 	}
@@ -113,10 +113,13 @@ func TestFakeSubscriberWithConsume(t *testing.T) {
 		t.Errorf("acked: %v %v %v, want all (bad one after dead-lettering)", ok1.Acked(), bad.Acked(), ok2.Acked())
 	}
 	msgs := dlq.Messages()
-	if len(msgs) != 1 || string(msgs[0].Payload) != "bad" || msgs[0].Attributes["x"] != "y" ||
-		msgs[0].Attributes[pubsub.AttrDeadLetterAttempts] != "3" ||
-		msgs[0].Attributes[pubsub.AttrDeadLetterMessageID] != bad.ID() {
-		t.Errorf("dead letters = %+v", msgs)
+	if len(msgs) != 1 {
+		t.Fatalf("dead letters = %+v, want 1", msgs)
+	}
+	info, _, err := pubsub.ParseDeadLetter(msgs[0].Attributes)
+	if err != nil || string(msgs[0].Payload) != "bad" || msgs[0].Attributes["x"] != "y" ||
+		info.Attempts != 3 || info.MessageID != bad.ID() {
+		t.Errorf("dead letter = %+v (%+v, %v)", msgs[0], info, err)
 	}
 	if sub.StopCount() == 0 {
 		t.Error("Consume did not Stop the subscriber")
