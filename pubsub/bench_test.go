@@ -31,6 +31,15 @@ func (m *benchMsg) Done() error                            { m.dones.Add(1); ret
 func (m *benchMsg) Nack() error                            { return nil }
 func (m *benchMsg) ExtendDoneDeadline(time.Duration) error { return nil }
 
+// Settlement is what gizmo's backends report; without it Consume would
+// wrap each message to track its settlement.
+func (m *benchMsg) Settlement() Settlement {
+	if m.dones.Load() > 0 {
+		return Acked
+	}
+	return Unsettled
+}
+
 // benchSub delivers a channel that was filled and closed up front.
 type benchSub struct{ ch chan SubscriberMessage }
 

@@ -17,8 +17,8 @@ import (
 //
 // A handler may settle m itself (with Done or Nack). The first settle is
 // final: Consume then neither acknowledges, retries nor dead-letters the
-// message, whatever the handler returns. m is a wrapper; use [MessageAs] to
-// reach the backend's own message type.
+// message, whatever the handler returns. m is the backend's own message
+// (see [MessageAs]).
 type Handler func(ctx context.Context, m SubscriberMessage) error
 
 // Consume runs h over the messages of sub until ctx is cancelled or the
@@ -120,7 +120,7 @@ func Consume(ctx context.Context, sub Subscriber, h Handler, opts ...ConsumeOpti
 		}
 		r.wg.Go(r.dispatch)
 	} else {
-		r.slots = make([]atomic.Pointer[held], cfg.concurrency)
+		r.slots = make([]slot, cfg.concurrency)
 		for i := range r.slots {
 			wk := &worker{slot: &r.slots[i]}
 			r.wg.Go(func() { r.loop(wk) })
@@ -195,25 +195,23 @@ type runner struct {
 	once     sync.Once
 	log      *slog.Logger
 	keeper   *keeper
-	slots    []atomic.Pointer[held] // unordered: the message each worker holds
-	shards   []*shard               // ordered: one per worker
+	slots    []slot   // unordered: the job each worker holds
+	shards   []*shard // ordered: one per worker
 	given    givenUp
 }
 
 // worker is one handler goroutine's identity: its slot (unordered) or its
-// shard (ordered), and its allocation slab. A goroutine that carries on
-// after a handler's runtime.Goexit takes it over.
+// shard (ordered). A goroutine that carries on after a handler's
+// runtime.Goexit takes it over.
 type worker struct {
-	slot  *atomic.Pointer[held]
+	slot  *slot
 	shard *shard
-	slab  []held
 }
 
 func (r *runner) markClosed() { r.once.Do(func() { close(r.closed) }) }
 
 // beginStop stops receiving work: it hands back what the keeper holds for
-// a delayed hand-back and wakes the shards so that they hand back what is
-// queued.
+// a delayed hand-back and what the shards hold unstarted.
 func (r *runner) beginStop() {
 	r.stopping.Store(true)
 	close(r.stopCh)
@@ -240,33 +238,11 @@ func (r *runner) loop(wk *worker) {
 			r.nackRaw(m, "consumer stopping")
 			continue
 		}
-		w := r.newHeld(m, &wk.slab)
-		wk.slot.Store(w)
-		r.handle(wk, w)
+		exhausted := r.given.n.Load() > 0 && r.given.seen(m.ID())
+		j := wk.slot.hold(m, r.keeper.now(), exhausted)
+		r.handle(wk, j)
 	}
 }
-
-// newHeld wraps m for its time in Consume. Wrappers come from a small
-// per-goroutine slab, one allocation for several messages; each is used
-// once, so a handler may keep its message as long as it likes.
-func (r *runner) newHeld(m SubscriberMessage, slab *[]held) *held {
-	if len(*slab) == 0 {
-		*slab = make([]held, heldSlab)
-	}
-	w := &(*slab)[0]
-	*slab = (*slab)[1:]
-	w.m = m
-	w.ext = r.keeper.now()
-	if r.given.n.Load() > 0 && r.given.seen(m.ID()) {
-		w.flags.Store(heldExhausted)
-	}
-	return w
-}
-
-// heldSlab is how many wrappers one allocation makes. A wrapper keeps its
-// message reachable for as long as any wrapper of its slab is, so the slab
-// stays small.
-const heldSlab = 8
 
 // nackRaw hands back a message Consume never took on.
 func (r *runner) nackRaw(m SubscriberMessage, reason string) {
@@ -330,4 +306,12 @@ func (r *runner) sleep(d time.Duration) bool {
 	case <-r.stopCh:
 		return false
 	}
+}
+
+// isLost reports whether the keeper found j's lease lost.
+func (r *runner) isLost(wk *worker, j *job) bool {
+	if wk.shard != nil {
+		return wk.shard.isLost(j.seq)
+	}
+	return wk.slot.isLost(j.seq)
 }

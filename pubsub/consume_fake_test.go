@@ -51,6 +51,25 @@ func (m *fakeMsg) Nack() error {
 	return nil
 }
 
+func (m *fakeMsg) Settlement() Settlement {
+	switch {
+	case !isDone(m.settled):
+		return Unsettled
+	case m.acked.Load():
+		return Acked
+	}
+	return Nacked
+}
+
+func isDone(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
 func (m *fakeMsg) ExtendDoneDeadline(d time.Duration) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

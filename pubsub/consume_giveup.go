@@ -8,48 +8,51 @@ import (
 	"time"
 )
 
-// giveUp disposes of a message that has failed for good. Every outcome is
-// logged at Error: someone has to look at the message.
-func (r *runner) giveUp(w *held, err error, attempts int, firstFailed time.Time) {
+// giveUp disposes of a message that has failed for good, reporting whether
+// it left Consume unacknowledged. Every outcome is logged at Error: someone
+// has to look at the message.
+func (r *runner) giveUp(wk *worker, j *job, err error, attempts int, firstFailed time.Time) (handedBack bool) {
 	attrs := []slog.Attr{
-		slog.String("message_id", w.ID()), slog.String("key", w.Key()),
+		slog.String("message_id", j.m.ID()), slog.String("key", j.m.Key()),
 		slog.Int("attempts", attempts), slog.Bool("permanent", IsPermanent(err)), slog.Any("error", err),
 	}
 	if r.cfg.deadLetter != nil {
-		perr := r.publishDeadLetter(w, err, attempts, firstFailed)
+		perr := r.publishDeadLetter(j.m, err, attempts, firstFailed)
 		if perr == nil {
 			r.log.LogAttrs(context.Background(), slog.LevelError, "pubsub: gave up on message; dead-lettered", attrs...)
-			r.ack(w)
-			r.given.forget(w.ID())
-			return
+			r.given.forget(j.m.ID())
+			return isLeaseLost(r.ack(j))
 		}
 		attrs = append(attrs, slog.Any("publish_error", perr))
 		r.log.LogAttrs(context.Background(), slog.LevelError, "pubsub: gave up on message; dead-letter publish failed, handing it back after the hold", attrs...)
-		r.holdThenNack(w)
-		return
+		r.holdThenNack(wk, j)
+		return true
 	}
 	if r.cfg.giveUp == GiveUpDiscard {
 		r.log.LogAttrs(context.Background(), slog.LevelError, "pubsub: gave up on message; discarding it (GiveUpDiscard)", attrs...)
-		r.ack(w)
-		r.given.forget(w.ID())
-		return
+		r.given.forget(j.m.ID())
+		return isLeaseLost(r.ack(j))
 	}
 	attrs = append(attrs, slog.Duration("hold", r.cfg.retry.MaxBackoff))
 	r.log.LogAttrs(context.Background(), slog.LevelError, "pubsub: gave up on message; handing it back to the broker after the hold", attrs...)
-	r.holdThenNack(w)
+	r.holdThenNack(wk, j)
+	return true
 }
 
-// holdThenNack hands w back to the broker MaxBackoff after its last
+// holdThenNack hands j back to the broker MaxBackoff after its last
 // attempt (now), keeping its lease meanwhile, and remembers its ID so that
 // its redelivery gets a single attempt even on a backend that does not
 // count deliveries.
-func (r *runner) holdThenNack(w *held) {
-	r.given.add(w.ID(), time.Now(), r.givenTTL())
+func (r *runner) holdThenNack(wk *worker, j *job) {
+	r.given.add(j.m.ID(), time.Now(), r.givenTTL())
 	if r.isStopped() {
-		r.handBack(w, "consumer stopping")
+		r.handBack(j, "consumer stopping")
 		return
 	}
-	r.keeper.hold(w, r.cfg.retry.MaxBackoff)
+	if wk.slot != nil {
+		wk.slot.release(j.seq)
+	}
+	r.keeper.hold(j, r.cfg.retry.MaxBackoff)
 }
 
 // givenTTL is how long Consume remembers a message it gave up on: long

@@ -13,24 +13,32 @@ import (
 var errGoexit = errors.New("pubsub: handler called runtime.Goexit (t.FailNow or t.SkipNow outside a test goroutine?)")
 
 // handle runs one message to completion: attempts, backoff waits, then
-// Done, dead-letter or hand-back. It is the success path's only cost beyond
-// the wrapper.
-func (r *runner) handle(wk *worker, w *held) {
-	err := r.attempt(wk, w, 0)
+// Done, dead-letter or hand-back; then the shard's bookkeeping.
+func (r *runner) handle(wk *worker, j *job) {
+	err := r.attempt(wk, j, 0)
 	if err == nil {
-		r.ack(w)
-		r.after(wk, w)
+		r.after(wk, j, r.acked(wk, j))
 		return
 	}
-	r.retry(wk, w, 0, err)
-	r.after(wk, w)
+	r.after(wk, j, r.retry(wk, j, 0, err))
+}
+
+// acked acknowledges j after its handler succeeded, reporting whether the
+// message was handed back after all: the handler Nacked it, or the lease
+// was gone. Only a shard needs to know.
+func (r *runner) acked(wk *worker, j *job) (handedBack bool) {
+	err := r.ack(j)
+	if wk.shard == nil {
+		return false
+	}
+	return isLeaseLost(err) || j.settled() == Nacked
 }
 
 // attempt calls the handler once. A panic becomes a *PanicError. A
 // runtime.Goexit cannot be stopped: this goroutine ends, so attempt starts
 // another that carries on where this one stops (failed attempt n, then the
 // rest of the worker's life).
-func (r *runner) attempt(wk *worker, w *held, n int) (err error) {
+func (r *runner) attempt(wk *worker, j *job, n int) (err error) {
 	ctx := r.hctx
 	if r.cfg.handlerTimeout > 0 {
 		var cancel context.CancelFunc
@@ -50,97 +58,107 @@ func (r *runner) attempt(wk *worker, w *held, n int) (err error) {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			r.retry(wk, w, n, gerr)
-			r.after(wk, w)
+			r.after(wk, j, r.retry(wk, j, n, gerr))
 			r.loop(wk)
 		}()
 	}()
-	err = r.h(ctx, w)
+	err = r.h(ctx, j.m)
 	returned = true
 	return err
 }
 
 // retry takes over after a failed attempt. n is the attempt's number in the
 // retry budget, 0 for the first attempt of this delivery (the budget then
-// starts from the backend's delivery count).
-func (r *runner) retry(wk *worker, w *held, n int, err error) {
+// starts from the backend's delivery count). It reports whether the message
+// left Consume unacknowledged.
+func (r *runner) retry(wk *worker, j *job, n int, err error) (handedBack bool) {
 	if n == 0 {
-		n = r.firstAttempt(w)
+		n = r.firstAttempt(j)
 	}
 	firstFailed := time.Now()
 	maxAttempts := r.cfg.retry.MaxAttempts
 	for {
-		if !w.unsettled() {
+		if s := j.settled(); s != Unsettled {
 			r.log.LogAttrs(context.Background(), slog.LevelWarn, "pubsub: handler failed after settling the message itself; the settle stands",
-				slog.String("message_id", w.ID()), slog.Int("attempt", n), slog.Any("error", err))
-			return
+				slog.String("message_id", j.m.ID()), slog.Int("attempt", n), slog.Any("error", err))
+			return s == Nacked
 		}
-		r.logFailure(w, err, n)
-		if w.lost() {
-			r.logLost(w)
-			return
+		r.logFailure(j, err, n)
+		if r.isLost(wk, j) {
+			r.logLost(j)
+			return true
 		}
 		if n >= maxAttempts || IsPermanent(err) {
-			r.giveUp(w, err, n, firstFailed)
-			return
+			return r.giveUp(wk, j, err, n, firstFailed)
 		}
 		if !r.sleep(r.cfg.retry.delay(n)) {
-			r.handBack(w, "consumer stopping during retry backoff")
-			return
+			r.handBack(j, "consumer stopping during retry backoff")
+			return true
 		}
-		if w.lost() {
-			r.logLost(w)
-			return
+		if r.isLost(wk, j) {
+			r.logLost(j)
+			return true
 		}
 		n++
-		if err = r.attempt(wk, w, n); err == nil {
-			r.ack(w)
-			return
+		if err = r.attempt(wk, j, n); err == nil {
+			return r.acked(wk, j)
 		}
 	}
 }
 
 // firstAttempt is the budget number of a delivery's first attempt: its
 // delivery count, or the last one if Consume gave up on it before.
-func (r *runner) firstAttempt(w *held) int {
-	n := max(w.DeliveryAttempt(), 1)
-	if w.exhausted() {
+func (r *runner) firstAttempt(j *job) int {
+	n := 1
+	if da, ok := j.m.(DeliveryAttempter); ok {
+		n = max(da.DeliveryAttempt(), 1)
+	}
+	if j.exhausted {
 		n = max(n, r.cfg.retry.MaxAttempts)
 	}
 	return n
 }
 
-func (r *runner) logFailure(w *held, err error, attempt int) {
+func (r *runner) logFailure(j *job, err error, attempt int) {
 	var pe *PanicError
 	if errors.As(err, &pe) {
 		r.log.LogAttrs(context.Background(), slog.LevelError, "pubsub: handler panicked",
-			slog.String("message_id", w.ID()), slog.Int("attempt", attempt),
+			slog.String("message_id", j.m.ID()), slog.Int("attempt", attempt),
 			slog.Any("panic", pe.Value), slog.String("stack", string(pe.Stack)))
 		return
 	}
 	r.log.LogAttrs(context.Background(), slog.LevelWarn, "pubsub: handler failed",
-		slog.String("message_id", w.ID()), slog.Int("attempt", attempt),
+		slog.String("message_id", j.m.ID()), slog.Int("attempt", attempt),
 		slog.Int("max_attempts", r.cfg.retry.MaxAttempts), slog.Any("error", err))
 }
 
-func (r *runner) logLost(w *held) {
+func (r *runner) logLost(j *job) {
 	r.log.LogAttrs(context.Background(), slog.LevelWarn, "pubsub: message lease lost; not retrying, the broker delivers it again",
-		slog.String("message_id", w.ID()), slog.String("key", w.Key()))
+		slog.String("message_id", j.m.ID()), slog.String("key", j.m.Key()))
 }
 
-// ack acknowledges w unless it is settled already.
-func (r *runner) ack(w *held) {
-	if err := w.Done(); err != nil {
-		r.logSettleErr("done", w.m, "handled", err)
+// ack acknowledges j's message, unless it is settled already, and returns
+// Done's error.
+func (r *runner) ack(j *job) error {
+	if j.settled() != Unsettled {
+		return nil // the handler settled it
 	}
-	if w.exhausted() {
-		r.given.forget(w.ID())
+	err := j.m.Done()
+	if err != nil {
+		r.logSettleErr("done", j.m, "handled", err)
 	}
+	if j.exhausted {
+		r.given.forget(j.m.ID())
+	}
+	return err
 }
 
-// handBack Nacks w at once.
-func (r *runner) handBack(w *held, reason string) {
-	if err := w.Nack(); err != nil {
-		r.logSettleErr("nack", w.m, reason, err)
+// handBack Nacks j's message at once.
+func (r *runner) handBack(j *job, reason string) {
+	if j.settled() != Unsettled {
+		return
+	}
+	if err := j.m.Nack(); err != nil {
+		r.logSettleErr("nack", j.m, reason, err)
 	}
 }

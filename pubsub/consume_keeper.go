@@ -25,11 +25,38 @@ type keeper struct {
 	tick   atomic.Uint32
 	off    atomic.Bool // extension is not supported, or the lease is zero
 	quit   chan struct{}
-	buf    []*held
+	buf    []heldRef
 
 	mu      sync.Mutex
-	delayed map[*held]*time.Timer // messages held until their hand-back
-	flushed bool                  // Consume is stopping: hand back at once
+	delayed map[*delayedJob]struct{} // messages held until their hand-back
+	flushed bool                     // Consume is stopping: hand back at once
+}
+
+// holder is whoever holds jobs: a worker's slot, a shard, a delayed job.
+type holder interface {
+	// update records an extension at tick ext, or a lost lease, for the
+	// job with seq, if it still holds it.
+	update(seq uint64, ext uint32, lost bool)
+}
+
+// heldRef is a copy of a held job and where it is held.
+type heldRef struct {
+	h holder
+	j job
+}
+
+// delayedJob is a message the keeper holds until its hand-back.
+type delayedJob struct {
+	k *keeper
+	j job
+	t *time.Timer
+}
+
+func (d *delayedJob) update(_ uint64, ext uint32, lost bool) {
+	d.k.mu.Lock()
+	defer d.k.mu.Unlock()
+	d.j.ext = max(d.j.ext, ext)
+	d.j.lost = d.j.lost || lost
 }
 
 // keeperIdlePeriod is the keeper's clock period when leases are not
@@ -37,7 +64,7 @@ type keeper struct {
 const keeperIdlePeriod = time.Second
 
 func newKeeper(r *runner, lease time.Duration) *keeper {
-	k := &keeper{r: r, lease: lease, quit: make(chan struct{}), delayed: make(map[*held]*time.Timer)}
+	k := &keeper{r: r, lease: lease, quit: make(chan struct{}), delayed: make(map[*delayedJob]struct{})}
 	k.period = keeperIdlePeriod
 	if lease > 0 {
 		k.period = max(lease/8, time.Millisecond)
@@ -74,24 +101,23 @@ func (k *keeper) stop() { close(k.quit) }
 func (k *keeper) sweep(now uint32) {
 	k.buf = k.r.collectHeld(k.buf[:0])
 	k.mu.Lock()
-	for w := range k.delayed {
-		k.buf = append(k.buf, w)
+	for d := range k.delayed {
+		k.buf = append(k.buf, heldRef{h: d, j: d.j})
 	}
 	k.mu.Unlock()
 	failed := 0
 	var firstErr error
-	for _, w := range k.buf {
-		if now-w.ext < 2 || !w.unsettled() || w.lost() {
+	for _, ref := range k.buf {
+		j := ref.j
+		if now-j.ext < 2 || j.lost || j.settled() != Unsettled {
 			continue
 		}
-		err := w.m.ExtendDoneDeadline(k.lease)
+		err := j.m.ExtendDoneDeadline(k.lease)
 		switch {
 		case err == nil:
-			w.ext = now
+			ref.h.update(j.seq, now, false)
 		case errors.Is(err, ErrLeaseLost):
-			if w.unsettled() {
-				w.markLost()
-			}
+			ref.h.update(j.seq, now, true)
 		case errors.Is(err, ErrNotSupported):
 			k.off.Store(true)
 			k.r.log.LogAttrs(context.Background(), slog.LevelDebug, "pubsub: the subscriber cannot extend leases; lease keeping is off", slog.Any("error", err))
@@ -111,54 +137,50 @@ func (k *keeper) sweep(now uint32) {
 	clear(k.buf)
 }
 
-// hold keeps w, with its lease, for d and then hands it back.
-func (k *keeper) hold(w *held, d time.Duration) {
-	if !w.setState(heldActive, heldDelayed) {
-		return // settled meanwhile
-	}
+// hold keeps j, with its lease, for d and then hands it back. Whoever takes
+// a job out of delayed, the timer or flush, hands it back.
+func (k *keeper) hold(j *job, d time.Duration) {
 	k.mu.Lock()
 	if k.flushed {
 		k.mu.Unlock()
-		k.r.handBack(w, "consumer stopping")
+		k.r.handBack(j, "consumer stopping")
 		return
 	}
 	defer k.mu.Unlock()
-	k.delayed[w] = time.AfterFunc(d, func() {
+	dj := &delayedJob{k: k, j: *j}
+	k.delayed[dj] = struct{}{}
+	dj.t = time.AfterFunc(d, func() {
 		k.mu.Lock()
-		_, mine := k.delayed[w]
-		delete(k.delayed, w)
+		_, mine := k.delayed[dj]
+		delete(k.delayed, dj)
 		k.mu.Unlock()
 		if mine {
-			k.r.handBack(w, "hold after the last attempt ended")
+			k.r.handBack(&dj.j, "hold after the last attempt ended")
 		}
 	})
 }
 
 // flush hands back at once everything held for a delayed hand-back; later
-// holds are handed back at once too. Whoever takes a message out of
-// delayed, flush or its timer, hands it back.
+// holds are handed back at once too.
 func (k *keeper) flush() {
 	k.mu.Lock()
 	k.flushed = true
-	ws := make([]*held, 0, len(k.delayed))
-	for w, t := range k.delayed {
-		t.Stop()
-		ws = append(ws, w)
-		delete(k.delayed, w)
+	js := make([]job, 0, len(k.delayed))
+	for d := range k.delayed {
+		d.t.Stop()
+		js = append(js, d.j)
+		delete(k.delayed, d)
 	}
 	k.mu.Unlock()
-	for _, w := range ws {
-		k.r.handBack(w, "consumer stopping")
+	for i := range js {
+		k.r.handBack(&js[i], "consumer stopping")
 	}
 }
 
-// collectHeld appends every message a worker, shard or the dispatcher
-// holds.
-func (r *runner) collectHeld(buf []*held) []*held {
+// collectHeld appends every job a worker or shard holds.
+func (r *runner) collectHeld(buf []heldRef) []heldRef {
 	for i := range r.slots {
-		if w := r.slots[i].Load(); w != nil {
-			buf = append(buf, w)
-		}
+		buf = r.slots[i].collect(buf)
 	}
 	for _, s := range r.shards {
 		buf = s.collect(buf)

@@ -18,24 +18,26 @@ const shardBuffer = 8
 type shard struct {
 	r *runner
 
-	mu      sync.Mutex
-	q       []*held // q[head:] are queued, oldest first
-	head    int
-	cur     *held // running, waiting for a retry, or just finished
-	pending *held // the dispatcher's message while it waits for room
-	blocks  map[string]*keyBlock
-	waiting bool // the worker waits for wake
-	full    bool // the dispatcher waits for space
-	closed  bool // the dispatcher is done
-	wake    chan struct{}
-	space   chan struct{}
+	mu         sync.Mutex
+	q          []job // q[head:] are queued, oldest first
+	head       int
+	cur        job  // running or waiting for a retry
+	hasCur     bool // cur is held
+	pending    job  // the dispatcher's message while it waits for room
+	hasPending bool
+	blocks     map[string]*keyBlock
+	waiting    bool // the worker waits for wake
+	full       bool // the dispatcher waits for space
+	closed     bool // the dispatcher is done
+	wake       chan struct{}
+	space      chan struct{}
 }
 
 // keyBlock holds back a key until the message with id comes again and is
 // acknowledged, or until expires.
 type keyBlock struct {
 	id      string
-	parked  []*held
+	parked  []job
 	expires time.Time
 }
 
@@ -52,30 +54,30 @@ func signal(c chan struct{}) {
 
 func (s *shard) queued() int { return len(s.q) - s.head }
 
-func (s *shard) pushBack(w *held) {
+func (s *shard) pushBack(j job) {
 	if s.head > 0 && s.head == len(s.q) {
 		s.q, s.head = s.q[:0], 0
 	}
-	s.q = append(s.q, w)
+	s.q = append(s.q, j)
 }
 
-func (s *shard) popFront() *held {
+func (s *shard) popFront() (job, bool) {
 	if s.head == len(s.q) {
-		return nil
+		return job{}, false
 	}
-	w := s.q[s.head]
-	s.q[s.head] = nil
+	j := s.q[s.head]
+	s.q[s.head] = job{}
 	s.head++
-	return w
+	return j, true
 }
 
-// pushFront puts ws, in order, before everything queued.
-func (s *shard) pushFront(ws []*held) {
-	if len(ws) == 0 {
+// pushFront puts js, in order, before everything queued.
+func (s *shard) pushFront(js []job) {
+	if len(js) == 0 {
 		return
 	}
-	q := make([]*held, 0, len(ws)+s.queued())
-	q = append(append(q, ws...), s.q[s.head:]...)
+	q := make([]job, 0, len(js)+s.queued())
+	q = append(append(q, js...), s.q[s.head:]...)
 	s.q, s.head = q, 0
 	s.notifyWorker()
 }
@@ -89,15 +91,15 @@ func (s *shard) notifyWorker() {
 
 // push queues w, waiting while the shard is full. It returns false if
 // Consume started stopping first.
-func (s *shard) push(w *held) bool {
+func (s *shard) push(j job) bool {
 	s.mu.Lock()
 	for s.r.isStopped() || s.queued() >= shardBuffer {
 		if s.r.isStopped() {
-			s.pending = nil
+			s.hasPending = false
 			s.mu.Unlock()
 			return false
 		}
-		s.full, s.pending = true, w
+		s.full, s.pending, s.hasPending = true, j, true
 		s.mu.Unlock()
 		select {
 		case <-s.space:
@@ -105,8 +107,8 @@ func (s *shard) push(w *held) bool {
 		}
 		s.mu.Lock()
 	}
-	s.pending = nil
-	s.pushBack(w)
+	s.hasPending = false
+	s.pushBack(j)
 	s.notifyWorker()
 	s.mu.Unlock()
 	return true
@@ -121,9 +123,11 @@ func (s *shard) close() {
 	s.mu.Unlock()
 }
 
-// next returns the next message to run. Messages to hand back, found on
-// the way, come in back; ok is false once the shard is closed and empty.
-func (s *shard) next() (w *held, back []*held, ok bool) {
+// next returns the next job to run, as s.cur: its worker reads the job's
+// message without the lock, as with a slot. Messages to hand back, found
+// on the way, come in back; ok is false once the shard is closed and
+// empty.
+func (s *shard) next() (j *job, back []job, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
@@ -132,24 +136,24 @@ func (s *shard) next() (w *held, back []*held, ok bool) {
 			if s.closed || len(back) > 0 {
 				return nil, back, !s.closed
 			}
-		} else if x := s.popFront(); x != nil {
+		} else if x, got := s.popFront(); got {
 			if s.full && s.queued() <= shardBuffer/2 {
 				s.full = false
 				signal(s.space)
 			}
-			if key := x.Key(); key != "" {
-				if b := s.blocks[key]; b != nil && b.id != x.ID() {
+			if key := x.m.Key(); key != "" {
+				if b := s.blocks[key]; b != nil && b.id != x.m.ID() {
 					b.parked = append(b.parked, x)
 					continue
 				}
-				if x.lost() {
-					s.r.logLost(x)
-					back = append(back, s.block(key, x.ID())...)
+				if x.lost {
+					s.r.logLost(&x)
+					back = append(back, s.block(key, x.m.ID())...)
 					continue
 				}
 			}
-			s.cur = x
-			return x, back, true
+			s.cur, s.hasCur = x, true
+			return &s.cur, back, true
 		} else if s.closed {
 			return nil, back, false
 		}
@@ -176,18 +180,18 @@ func (s *shard) handBackQueued() {
 	s.mu.Lock()
 	back := s.takeAll(nil)
 	s.mu.Unlock()
-	for _, x := range back {
-		s.r.handBack(x, "consumer stopping before the message started")
+	for i := range back {
+		s.r.handBack(&back[i], "consumer stopping before the message started")
 	}
 }
 
 // takeAll empties the queue and the parked messages into back.
-func (s *shard) takeAll(back []*held) []*held {
+func (s *shard) takeAll(back []job) []job {
 	for _, b := range s.blocks {
 		back = append(back, b.parked...)
 	}
 	clear(s.blocks)
-	for x := s.popFront(); x != nil; x = s.popFront() {
+	for x, ok := s.popFront(); ok; x, ok = s.popFront() {
 		back = append(back, x)
 	}
 	return back
@@ -196,7 +200,7 @@ func (s *shard) takeAll(back []*held) []*held {
 // block holds key back until the message with id comes again, and returns
 // the key's parked and queued messages, oldest first, to be handed back.
 // s.mu must be held.
-func (s *shard) block(key, id string) []*held {
+func (s *shard) block(key, id string) []job {
 	if s.blocks == nil {
 		s.blocks = make(map[string]*keyBlock)
 	}
@@ -211,7 +215,7 @@ func (s *shard) block(key, id string) []*held {
 	b.parked = nil
 	kept := s.q[:s.head]
 	for _, x := range s.q[s.head:] {
-		if x.Key() == key {
+		if x.m.Key() == key {
 			back = append(back, x)
 		} else {
 			kept = append(kept, x)
@@ -229,30 +233,33 @@ func (r *runner) blockTTL() time.Duration {
 	return 2*r.cfg.retry.MaxBackoff + 2*r.cfg.lease
 }
 
-// after does the shard's bookkeeping once w has been run: a handed-back
+// after does the shard's bookkeeping once j has been run: a handed-back
 // message blocks its key, and the acknowledged return of a blocking
 // message releases it.
-func (r *runner) after(wk *worker, w *held) {
+func (r *runner) after(wk *worker, j *job, handedBack bool) {
 	s := wk.shard
 	if s == nil {
 		return
 	}
-	var back []*held
+	var back []job
+	key := j.m.Key()
 	s.mu.Lock()
-	s.cur = nil
-	if key := w.Key(); key != "" {
-		if w.state() == heldDone && !w.lost() {
-			if b := s.blocks[key]; b != nil && b.id == w.ID() {
-				delete(s.blocks, key)
-				s.pushFront(b.parked)
+	if key != "" {
+		if !handedBack {
+			if len(s.blocks) > 0 {
+				if b := s.blocks[key]; b != nil && b.id == j.m.ID() {
+					delete(s.blocks, key)
+					s.pushFront(b.parked)
+				}
 			}
 		} else {
-			back = s.block(key, w.ID())
+			back = s.block(key, j.m.ID())
 		}
 	}
+	s.cur, s.hasCur = job{}, false // j is s.cur: done with it
 	s.mu.Unlock()
-	for _, x := range back {
-		r.handBack(x, "an earlier message with the same key was handed back")
+	for i := range back {
+		r.handBack(&back[i], "an earlier message with the same key was handed back")
 	}
 }
 
@@ -271,27 +278,68 @@ func (r *runner) expireBlocks(now time.Time) {
 	}
 }
 
-// collect appends the messages the shard holds.
-func (s *shard) collect(buf []*held) []*held {
+// collect appends the jobs the shard holds.
+func (s *shard) collect(buf []heldRef) []heldRef {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	buf = append(buf, s.q[s.head:]...)
+	for _, j := range s.q[s.head:] {
+		buf = append(buf, heldRef{h: s, j: j})
+	}
 	for _, b := range s.blocks {
-		buf = append(buf, b.parked...)
+		for _, j := range b.parked {
+			buf = append(buf, heldRef{h: s, j: j})
+		}
 	}
-	if s.cur != nil {
-		buf = append(buf, s.cur)
+	if s.hasCur {
+		buf = append(buf, heldRef{h: s, j: s.cur})
 	}
-	if s.pending != nil {
-		buf = append(buf, s.pending)
+	if s.hasPending {
+		buf = append(buf, heldRef{h: s, j: s.pending})
 	}
 	return buf
+}
+
+// update records an extension or a lost lease on the job with seq, wherever
+// in the shard it is.
+func (s *shard) update(seq uint64, ext uint32, lost bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set := func(j *job) bool {
+		if j.seq != seq {
+			return false
+		}
+		j.ext = max(j.ext, ext)
+		j.lost = j.lost || lost
+		return true
+	}
+	if s.hasCur && set(&s.cur) || s.hasPending && set(&s.pending) {
+		return
+	}
+	for i := s.head; i < len(s.q); i++ {
+		if set(&s.q[i]) {
+			return
+		}
+	}
+	for _, b := range s.blocks {
+		for i := range b.parked {
+			if set(&b.parked[i]) {
+				return
+			}
+		}
+	}
+}
+
+// isLost reports whether the running job's lease was found lost.
+func (s *shard) isLost(seq uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hasCur && s.cur.seq == seq && s.cur.lost
 }
 
 // dispatch routes each message to the shard of its key. Messages without a
 // key go round-robin.
 func (r *runner) dispatch() {
-	var slab []held
+	var seq uint64
 	defer func() {
 		for _, s := range r.shards {
 			s.close()
@@ -309,7 +357,8 @@ func (r *runner) dispatch() {
 			r.nackRaw(m, "consumer stopping")
 			continue
 		}
-		w := r.newHeld(m, &slab)
+		seq++
+		j := newJob(m, seq, r.keeper.now(), r.given.n.Load() > 0 && r.given.seen(m.ID()))
 		var i uint32
 		if k := m.Key(); k != "" {
 			i = keyHash(k) % n
@@ -317,8 +366,8 @@ func (r *runner) dispatch() {
 			i = next
 			next = (next + 1) % n
 		}
-		if !r.shards[i].push(w) {
-			r.handBack(w, "consumer stopping")
+		if !r.shards[i].push(j) {
+			r.handBack(&j, "consumer stopping")
 		}
 	}
 }
@@ -326,15 +375,15 @@ func (r *runner) dispatch() {
 // shardLoop runs a shard's messages one at a time.
 func (r *runner) shardLoop(wk *worker) {
 	for {
-		w, back, ok := wk.shard.next()
-		for _, x := range back {
-			r.handBack(x, "consumer stopping, or an earlier message with the same key was handed back")
+		j, back, ok := wk.shard.next()
+		for i := range back {
+			r.handBack(&back[i], "consumer stopping, or an earlier message with the same key was handed back")
 		}
 		if !ok {
 			return
 		}
-		if w != nil {
-			r.handle(wk, w)
+		if j != nil {
+			r.handle(wk, j)
 		}
 	}
 }

@@ -106,9 +106,11 @@
 // # Backends underneath
 //
 // Each adapter's constructors return its concrete exported types, and its
-// message type gives access to the SDK's own message. Handlers run by
-// Consume receive a wrapper: [MessageAs] finds the backend's message
-// behind it.
+// message type gives access to the SDK's own message. Consume hands a
+// handler the backend's message itself, so a type assertion (or
+// [MessageAs], which also sees through wrappers) reaches it. Every gizmo
+// backend's messages report how they were settled ([SettlementReporter]);
+// Consume wraps a message that cannot, to keep the first settle final.
 //
 // # Consuming
 //

@@ -96,6 +96,30 @@ type SubscriberMessage interface {
 	ExtendDoneDeadline(d time.Duration) error
 }
 
+// Settlement says how a delivery was settled: which of Done and Nack was
+// called first, if either was.
+type Settlement uint32
+
+// The settlements of a delivery.
+const (
+	// Unsettled means neither Done nor Nack has been called.
+	Unsettled Settlement = iota
+	// Acked means Done was called first.
+	Acked
+	// Nacked means Nack, or ExtendDoneDeadline(0), was called first.
+	Nacked
+)
+
+// SettlementReporter is implemented by messages that know whether, and how,
+// they were settled. Every gizmo backend's messages do. [Consume] hands such
+// a message to its handler as it is, and uses Settlement to leave alone a
+// message the handler settled itself; a message without it is handed over
+// in a wrapper that keeps track, at the cost of an allocation.
+type SettlementReporter interface {
+	// Settlement reports which of Done and Nack was called first.
+	Settlement() Settlement
+}
+
 // DeliveryAttempter is implemented by messages whose backend counts
 // deliveries. DeliveryAttempt returns 1 for the first delivery, 2 for the
 // first redelivery, and so on; 0 means unknown. [Consume] uses it so that a
@@ -144,13 +168,14 @@ type NackReporter interface {
 }
 
 // MessageAs returns m, or the message m wraps, as a T: the concrete message
-// type of a backend, which gives access to the SDK's own message. [Consume]
-// hands handlers a wrapper, so a handler writes
+// type of a backend, which gives access to the SDK's own message:
 //
 //	if km, ok := pubsub.MessageAs[*kafka.Message](m); ok { ... }
 //
-// rather than a type assertion. Wrappers expose what they wrap through an
-// Unwrap() SubscriberMessage method.
+// A plain type assertion works on the messages gizmo's backends deliver,
+// but MessageAs also sees through wrappers ([Consume] wraps messages that
+// are not a [SettlementReporter]; middleware may wrap too), which expose
+// what they wrap through an Unwrap() SubscriberMessage method.
 func MessageAs[T SubscriberMessage](m SubscriberMessage) (T, bool) {
 	for m != nil {
 		if t, ok := m.(T); ok {

@@ -33,7 +33,7 @@ func TestDoneWait(t *testing.T) {
 	// Through Consume's wrapper: the first settle wins and DoneWait reaches
 	// the backend.
 	aw = &ackWaitMsg{fakeMsg: newFakeMsg("3", "")}
-	w := &held{m: aw}
+	w := &tracked{m: aw}
 	if err := DoneWait(context.Background(), w); err != nil || aw.waited != 1 {
 		t.Errorf("DoneWait through the wrapper = %v after %d waits", err, aw.waited)
 	}
@@ -47,7 +47,7 @@ func TestDoneWait(t *testing.T) {
 
 func TestMessageAs(t *testing.T) {
 	fm := newFakeMsg("1", "")
-	w := &held{m: attemptMsg{fm, 4}}
+	w := &tracked{m: attemptMsg{fm, 4}}
 	if got, ok := MessageAs[attemptMsg](w); !ok || got.fakeMsg != fm {
 		t.Errorf("MessageAs through the wrapper = %v, %v", got, ok)
 	}
@@ -57,7 +57,40 @@ func TestMessageAs(t *testing.T) {
 	if got, ok := MessageAs[*fakeMsg](fm); !ok || got != fm {
 		t.Error("MessageAs on an unwrapped message")
 	}
-	if w.DeliveryAttempt() != 4 || (&held{m: fm}).DeliveryAttempt() != 0 {
+	if w.DeliveryAttempt() != 4 || (&tracked{m: fm}).DeliveryAttempt() != 0 {
 		t.Error("the wrapper does not pass the delivery attempt on")
+	}
+}
+
+// foreignMsg is a message from a backend outside gizmo: it cannot report
+// its settlement, so Consume wraps it.
+type foreignMsg struct{ SubscriberMessage }
+
+// A handler that settles a foreign message and then fails is not retried
+// either: the wrapper keeps track. The handler sees the wrapper, and
+// MessageAs reaches the message behind it.
+func TestConsumeWrapsForeignMessages(t *testing.T) {
+	noLeak(t)
+	fm := newFakeMsg("1", "")
+	sub := newFakeSub(0, foreignMsg{fm})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls := 0
+	var sawWrapper, reached bool
+	wait := runConsume(t, ctx, sub, func(_ context.Context, m SubscriberMessage) error {
+		calls++
+		_, sawWrapper = m.(*tracked)
+		_, reached = MessageAs[foreignMsg](m)
+		_ = m.Nack()
+		return errors.New("after the settle")
+	}, fastRetry(3), WithConcurrency(1))
+	fm.waitSettled(t)
+	cancel()
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 || fm.state(t) != "nack" || !sawWrapper || !reached {
+		t.Errorf("calls %d, state %s, wrapper %v, MessageAs %v: want one call, the handler's Nack, a wrapper that MessageAs sees through",
+			calls, fm.state(t), sawWrapper, reached)
 	}
 }

@@ -10,18 +10,20 @@ import (
 )
 
 // Message is one delivery of a broker message, as a [Subscriber] hands it
-// out. It implements [pubsub.SubscriberMessage] and
-// [pubsub.DeliveryAttempter]. Done is synchronous: when it returns nil the
-// message is gone from the subscription.
+// out. It implements [pubsub.SubscriberMessage],
+// [pubsub.DeliveryAttempter] and [pubsub.SettlementReporter]. Done is
+// synchronous: when it returns nil the message is gone from the
+// subscription.
 type Message struct {
 	l       lease
 	r       *Subscriber
-	settled atomic.Bool
+	settled atomic.Uint32 // a pubsub.Settlement
 }
 
 var (
-	_ pubsub.SubscriberMessage = (*Message)(nil)
-	_ pubsub.DeliveryAttempter = (*Message)(nil)
+	_ pubsub.SubscriberMessage  = (*Message)(nil)
+	_ pubsub.DeliveryAttempter  = (*Message)(nil)
+	_ pubsub.SettlementReporter = (*Message)(nil)
 )
 
 // Message returns the payload.
@@ -46,16 +48,20 @@ func (d *Message) DeliveryAttempt() int { return int(d.l.attempt) }
 // message was handed back), Done changes nothing, the message is delivered
 // again, and Done returns an error wrapping [pubsub.ErrLeaseLost]; after
 // the subscriber has stopped, the error also wraps [pubsub.ErrStopped].
-func (d *Message) Done() error { return d.settle("done", (*subscription).ack) }
+func (d *Message) Done() error { return d.settle("done", pubsub.Acked, (*subscription).ack) }
 
 // Nack hands the message back for redelivery at the front of the queue,
 // with the same errors as Done.
-func (d *Message) Nack() error { return d.settle("nack", (*subscription).requeue) }
+func (d *Message) Nack() error { return d.settle("nack", pubsub.Nacked, (*subscription).requeue) }
+
+// Settlement reports which of Done and Nack (or ExtendDoneDeadline(0)) was
+// called first.
+func (d *Message) Settlement() pubsub.Settlement { return pubsub.Settlement(d.settled.Load()) }
 
 // settle carries out the first Done or Nack: apply runs on the message if
 // this delivery still holds its lease.
-func (d *Message) settle(op string, apply func(*subscription, *entry)) error {
-	if !d.settled.CompareAndSwap(false, true) {
+func (d *Message) settle(op string, as pubsub.Settlement, apply func(*subscription, *entry)) error {
+	if !d.settled.CompareAndSwap(uint32(pubsub.Unsettled), uint32(as)) {
 		return nil
 	}
 	s := d.r.s
@@ -82,11 +88,11 @@ func (d *Message) ExtendDoneDeadline(dl time.Duration) error {
 	if err := d.usable("extend deadline of"); err != nil {
 		return err
 	}
-	if d.settled.Load() || !s.current(d.l) {
+	if d.settled.Load() != uint32(pubsub.Unsettled) || !s.current(d.l) {
 		return fmt.Errorf("mem: extend deadline of message %s: %w", d.ID(), pubsub.ErrLeaseLost)
 	}
 	if dl <= 0 {
-		d.settled.Store(true)
+		d.settled.Store(uint32(pubsub.Nacked))
 		s.requeue(d.l.e)
 		return nil
 	}

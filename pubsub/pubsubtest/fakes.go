@@ -248,8 +248,9 @@ type TestMessage struct {
 }
 
 var (
-	_ pubsub.SubscriberMessage = (*TestMessage)(nil)
-	_ pubsub.DeliveryAttempter = (*TestMessage)(nil)
+	_ pubsub.SubscriberMessage  = (*TestMessage)(nil)
+	_ pubsub.DeliveryAttempter  = (*TestMessage)(nil)
+	_ pubsub.SettlementReporter = (*TestMessage)(nil)
 )
 
 // NewTestMessage returns an unsettled first delivery of a message with a
@@ -309,6 +310,19 @@ func (m *TestMessage) settle(ack bool) {
 	}
 	m.acked, m.nacked = ack, !ack
 	close(m.settledCh)
+}
+
+// Settlement reports which of Done and Nack was called first.
+func (m *TestMessage) Settlement() pubsub.Settlement {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case m.acked:
+		return pubsub.Acked
+	case m.nacked:
+		return pubsub.Nacked
+	}
+	return pubsub.Unsettled
 }
 
 // ExtendDoneDeadline records d and returns the error set with
