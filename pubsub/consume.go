@@ -206,6 +206,7 @@ type runner struct {
 type worker struct {
 	slot  *slot
 	shard *shard
+	hctx  context.Context // the running attempt's context from the hooks, if any
 }
 
 func (r *runner) markClosed() { r.once.Do(func() { close(r.closed) }) }
@@ -240,6 +241,9 @@ func (r *runner) loop(wk *worker) {
 		}
 		exhausted := r.given.n.Load() > 0 && r.given.seen(m.ID())
 		j := wk.slot.hold(m, r.keeper.now(), exhausted)
+		if len(r.cfg.hooks) > 0 {
+			r.cfg.hooks.received(j.m)
+		}
 		r.handle(wk, j)
 	}
 }

@@ -12,29 +12,33 @@ import (
 // it left Consume unacknowledged. Every outcome is logged at Error: someone
 // has to look at the message.
 func (r *runner) giveUp(wk *worker, j *job, err error, attempts int, firstFailed time.Time) (handedBack bool) {
-	attrs := []slog.Attr{
-		slog.String("message_id", j.m.ID()), slog.String("key", j.m.Key()),
-		slog.Int("attempts", attempts), slog.Bool("permanent", IsPermanent(err)), slog.Any("error", err),
-	}
+	attrs := append(msgAttrs(j.m),
+		slog.Int("attempts", attempts), slog.Bool("permanent", IsPermanent(err)), slog.Any("error", err))
 	if r.cfg.deadLetter != nil {
 		perr := r.publishDeadLetter(j.m, err, attempts, firstFailed)
 		if perr == nil {
 			r.log.LogAttrs(context.Background(), slog.LevelError, "pubsub: gave up on message; dead-lettered", attrs...)
 			r.given.forget(j.m.ID())
-			return isLeaseLost(r.ack(j))
+			lost := isLeaseLost(r.ack(j))
+			r.outcome(wk, j, OutcomeDeadLettered)
+			return lost
 		}
 		attrs = append(attrs, slog.Any("publish_error", perr))
 		r.log.LogAttrs(context.Background(), slog.LevelError, "pubsub: gave up on message; dead-letter publish failed, handing it back after the hold", attrs...)
+		r.outcome(wk, j, OutcomeGivenUp)
 		r.holdThenNack(wk, j)
 		return true
 	}
 	if r.cfg.giveUp == GiveUpDiscard {
 		r.log.LogAttrs(context.Background(), slog.LevelError, "pubsub: gave up on message; discarding it (GiveUpDiscard)", attrs...)
 		r.given.forget(j.m.ID())
-		return isLeaseLost(r.ack(j))
+		lost := isLeaseLost(r.ack(j))
+		r.outcome(wk, j, OutcomeGivenUp)
+		return lost
 	}
 	attrs = append(attrs, slog.Duration("hold", r.cfg.retry.MaxBackoff))
 	r.log.LogAttrs(context.Background(), slog.LevelError, "pubsub: gave up on message; handing it back to the broker after the hold", attrs...)
+	r.outcome(wk, j, OutcomeGivenUp)
 	r.holdThenNack(wk, j)
 	return true
 }

@@ -23,11 +23,19 @@ func (r *runner) handle(wk *worker, j *job) {
 	r.after(wk, j, r.retry(wk, j, 0, err))
 }
 
+// outcome tells the hooks what came of j's last attempt.
+func (r *runner) outcome(wk *worker, j *job, o Outcome) {
+	if len(r.cfg.hooks) > 0 {
+		r.cfg.hooks.outcome(wk.hctx, j.m, o)
+	}
+}
+
 // acked acknowledges j after its handler succeeded, reporting whether the
 // message was handed back after all: the handler Nacked it, or the lease
 // was gone. Only a shard needs to know.
 func (r *runner) acked(wk *worker, j *job) (handedBack bool) {
 	err := r.ack(j)
+	r.outcome(wk, j, OutcomeDone)
 	if wk.shard == nil {
 		return false
 	}
@@ -45,16 +53,32 @@ func (r *runner) attempt(wk *worker, j *job, n int) (err error) {
 		ctx, cancel = context.WithTimeout(ctx, r.cfg.handlerTimeout)
 		defer cancel()
 	}
+	var start time.Time
+	if len(r.cfg.hooks) > 0 {
+		if n == 0 {
+			n = r.firstAttempt(j)
+		}
+		ctx = r.cfg.hooks.attemptStart(ctx, j.m, n)
+		wk.hctx, start = ctx, time.Now()
+	}
 	returned := false
 	defer func() {
 		if returned {
 			return
 		}
-		if v := recover(); v != nil {
+		v := recover()
+		if v != nil {
 			err = &PanicError{Value: v, Stack: debug.Stack()}
+		} else {
+			err = &PanicError{Value: errGoexit, Stack: debug.Stack()}
+		}
+		if len(r.cfg.hooks) > 0 {
+			r.cfg.hooks.attemptEnd(ctx, j.m, err, time.Since(start))
+		}
+		if v != nil {
 			return
 		}
-		gerr := &PanicError{Value: errGoexit, Stack: debug.Stack()}
+		gerr := err
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
@@ -64,6 +88,9 @@ func (r *runner) attempt(wk *worker, j *job, n int) (err error) {
 	}()
 	err = r.h(ctx, j.m)
 	returned = true
+	if len(r.cfg.hooks) > 0 {
+		r.cfg.hooks.attemptEnd(ctx, j.m, err, time.Since(start))
+	}
 	return err
 }
 
@@ -80,18 +107,30 @@ func (r *runner) retry(wk *worker, j *job, n int, err error) (handedBack bool) {
 	for {
 		if s := j.settled(); s != Unsettled {
 			r.log.LogAttrs(context.Background(), slog.LevelWarn, "pubsub: handler failed after settling the message itself; the settle stands",
-				slog.String("message_id", j.m.ID()), slog.Int("attempt", n), slog.Any("error", err))
+				append(msgAttrs(j.m), slog.Int("attempt", n), slog.Any("error", err))...)
+			r.outcome(wk, j, OutcomeAbandoned)
 			return s == Nacked
 		}
 		r.logFailure(j, err, n)
 		if r.isLost(wk, j) {
 			r.logLost(j)
+			r.outcome(wk, j, OutcomeAbandoned)
 			return true
 		}
 		if n >= maxAttempts || IsPermanent(err) {
 			return r.giveUp(wk, j, err, n, firstFailed)
 		}
-		if !r.sleep(r.cfg.retry.delay(n)) {
+		d := r.cfg.retry.delay(n)
+		if r.isStopped() {
+			r.outcome(wk, j, OutcomeAbandoned)
+			r.handBack(j, "consumer stopping during retry backoff")
+			return true
+		}
+		r.outcome(wk, j, OutcomeRetried)
+		if len(r.cfg.hooks) > 0 {
+			r.cfg.hooks.backoff(j.m, d)
+		}
+		if !r.sleep(d) {
 			r.handBack(j, "consumer stopping during retry backoff")
 			return true
 		}
@@ -123,18 +162,28 @@ func (r *runner) logFailure(j *job, err error, attempt int) {
 	var pe *PanicError
 	if errors.As(err, &pe) {
 		r.log.LogAttrs(context.Background(), slog.LevelError, "pubsub: handler panicked",
-			slog.String("message_id", j.m.ID()), slog.Int("attempt", attempt),
-			slog.Any("panic", pe.Value), slog.String("stack", string(pe.Stack)))
+			append(msgAttrs(j.m), slog.Int("attempt", attempt),
+				slog.Any("panic", pe.Value), slog.String("stack", string(pe.Stack)))...)
 		return
 	}
 	r.log.LogAttrs(context.Background(), slog.LevelWarn, "pubsub: handler failed",
-		slog.String("message_id", j.m.ID()), slog.Int("attempt", attempt),
-		slog.Int("max_attempts", r.cfg.retry.MaxAttempts), slog.Any("error", err))
+		append(msgAttrs(j.m), slog.Int("attempt", attempt),
+			slog.Int("max_attempts", r.cfg.retry.MaxAttempts), slog.Any("error", err))...)
 }
 
 func (r *runner) logLost(j *job) {
-	r.log.LogAttrs(context.Background(), slog.LevelWarn, "pubsub: message lease lost; not retrying, the broker delivers it again",
-		slog.String("message_id", j.m.ID()), slog.String("key", j.m.Key()))
+	r.log.LogAttrs(context.Background(), slog.LevelWarn, "pubsub: message lease lost; not retrying, the broker delivers it again", msgAttrs(j.m)...)
+}
+
+// msgAttrs are the log attributes that name a message: its ID, its key,
+// and the ID of the request that published it, if it carries one.
+func msgAttrs(m SubscriberMessage) []slog.Attr {
+	attrs := make([]slog.Attr, 0, 8)
+	attrs = append(attrs, slog.String("message_id", m.ID()), slog.String("key", m.Key()))
+	if id := m.Attributes()[AttrRequestID]; id != "" {
+		attrs = append(attrs, slog.String("request_id", id))
+	}
+	return attrs
 }
 
 // ack acknowledges j's message, unless it is settled already, and returns
@@ -146,6 +195,9 @@ func (r *runner) ack(j *job) error {
 	err := j.m.Done()
 	if err != nil {
 		r.logSettleErr("done", j.m, "handled", err)
+		if isLeaseLost(err) && len(r.cfg.hooks) > 0 {
+			r.cfg.hooks.leaseLost(j.m)
+		}
 	}
 	if j.exhausted {
 		r.given.forget(j.m.ID())

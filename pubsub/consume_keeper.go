@@ -116,8 +116,14 @@ func (k *keeper) sweep(now uint32) {
 		switch {
 		case err == nil:
 			ref.h.update(j.seq, now, false)
+			if len(k.r.cfg.hooks) > 0 {
+				k.r.cfg.hooks.leaseExtended(j.m)
+			}
 		case errors.Is(err, ErrLeaseLost):
 			ref.h.update(j.seq, now, true)
+			if len(k.r.cfg.hooks) > 0 {
+				k.r.cfg.hooks.leaseLost(j.m)
+			}
 		case errors.Is(err, ErrNotSupported):
 			k.off.Store(true)
 			k.r.log.LogAttrs(context.Background(), slog.LevelDebug, "pubsub: the subscriber cannot extend leases; lease keeping is off", slog.Any("error", err))

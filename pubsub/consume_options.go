@@ -70,6 +70,7 @@ type consumeConfig struct {
 	lease          time.Duration
 	leaseSet       bool
 	logger         *slog.Logger
+	hooks          hookSet
 }
 
 func newConsumeConfig(opts []ConsumeOption) consumeConfig {

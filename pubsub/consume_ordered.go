@@ -359,6 +359,9 @@ func (r *runner) dispatch() {
 		}
 		seq++
 		j := newJob(m, seq, r.keeper.now(), r.given.n.Load() > 0 && r.given.seen(m.ID()))
+		if len(r.cfg.hooks) > 0 {
+			r.cfg.hooks.received(j.m)
+		}
 		var i uint32
 		if k := m.Key(); k != "" {
 			i = keyHash(k) % n

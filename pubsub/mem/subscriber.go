@@ -71,9 +71,10 @@ type Subscriber struct {
 }
 
 var (
-	_ pubsub.Subscriber    = (*Subscriber)(nil)
-	_ pubsub.LeaseReporter = (*Subscriber)(nil)
-	_ pubsub.NackReporter  = (*Subscriber)(nil)
+	_ pubsub.Subscriber      = (*Subscriber)(nil)
+	_ pubsub.LeaseReporter   = (*Subscriber)(nil)
+	_ pubsub.NackReporter    = (*Subscriber)(nil)
+	_ pubsub.BacklogReporter = (*Subscriber)(nil)
 )
 
 func newSubscriber(s *subscription, opts []SubscriberOption) (*Subscriber, error) {
@@ -129,6 +130,18 @@ func (r *Subscriber) Lease() time.Duration { return r.s.cfg.AckDeadline }
 
 // CanNack reports true: Nack hands one message back.
 func (r *Subscriber) CanNack() bool { return true }
+
+// Backlog returns the number of messages of the subscription not yet
+// acknowledged, delivered ones included. It implements
+// [pubsub.BacklogReporter].
+func (r *Subscriber) Backlog(context.Context) (int64, error) {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	if r.s.err != nil {
+		return 0, r.s.err
+	}
+	return int64(r.s.unacked), nil
+}
 
 // Stop hands prefetched messages back, waits until delivered ones are
 // settled or ctx is done, hands back the rest and closes the channel. It

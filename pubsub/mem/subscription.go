@@ -58,6 +58,7 @@ type subscription struct {
 	extended    deadlineHeap
 	waiters     []*Subscriber // subscribers blocked on an empty ready queue
 	subscribers map[*Subscriber]struct{}
+	unacked     int   // messages added and not yet Done
 	err         error // terminal error, set by terminate
 }
 
@@ -104,6 +105,7 @@ func (s *subscription) unreserve(n int) {
 // add puts a new entry on the ready queue, or behind the outstanding
 // message with the same key. s.mu must be held.
 func (s *subscription) add(e *entry) {
+	s.unacked++
 	if s.keys != nil && e.msg.key != "" {
 		q, busy := s.keys[e.msg.key]
 		if busy {
@@ -213,6 +215,7 @@ func (s *subscription) release(e *entry) {
 func (s *subscription) ack(e *entry) {
 	s.release(e)
 	e.state = stateAcked
+	s.unacked--
 	s.unreserve(1)
 	if s.keys == nil || e.msg.key == "" {
 		return
