@@ -5,9 +5,10 @@
 test:
 	scripts/test
 
-# Unit tests only: no servers (integration tests skip unless CI=true).
+# Unit tests only: no servers (integration tests skip unless CI=true, and a
+# summary at the end lists what skipped and why).
 test-short:
-	go test -race ./...
+	scripts/test-short
 
 # The flagship example on its embedded in-memory broker.
 run:

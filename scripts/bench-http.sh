@@ -26,7 +26,20 @@ DURATION=${2:-10s}
 CONNS=${3:-32}
 SIMPLE_FLAGS=${4:-}
 read -r -a MODES <<<"${MODES:-bare simple simplemux limits mux}"
-BASE_PORT=18180
+
+# free_port prints a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+	local p
+	for _ in $(seq 1 200); do
+		p=$((20000 + RANDOM % 20000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	echo "no free port found" >&2
+	return 1
+}
 
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null; then
@@ -52,7 +65,7 @@ PIDS=()
 PORTS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 for i in "${!MODES[@]}"; do
-	port=$((BASE_PORT + i))
+	port=$(free_port)
 	flags=()
 	if [[ "${MODES[$i]}" == simple && -n "$SIMPLE_FLAGS" ]]; then
 		read -r -a flags <<<"$SIMPLE_FLAGS"

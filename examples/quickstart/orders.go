@@ -27,16 +27,23 @@ type order struct {
 // summary is what run observed.
 type summary struct {
 	Published   int
+	Customers   int
+	Concurrency int
 	Processed   int
 	Retried     int
+	ByCustomer  map[string][]int // order IDs in the order they were processed
 	DeadLetters []deadLetter
 }
 
 type deadLetter struct {
+	Order    int
 	Key      string
 	Attempts int
 	Error    string
 }
+
+// customers is how many customers the orders are spread over.
+const customers = 5
 
 // errFlaky stands for a dependency that fails now and then.
 var errFlaky = errors.New("payment service unavailable")
@@ -77,7 +84,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) er
 	batch := make([]pubsub.Message, cfg.Orders)
 	malformed := 0
 	for i := range batch {
-		customer := "customer-" + strconv.Itoa(i%5)
+		customer := "customer-" + strconv.Itoa(i%customers)
 		body, _ := json.Marshal(order{ID: i, Customer: customer, Amount: 100 * (i + 1)})
 		if i%10 == 9 {
 			body, malformed = []byte(`{"id": "not a number"`), malformed+1
@@ -90,6 +97,8 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) er
 
 	var processed, retried atomic.Int64
 	var attempts sync.Map // message ID -> attempts so far
+	var mu sync.Mutex
+	byCustomer := map[string][]int{}
 	settled := make(chan struct{}, cfg.Orders)
 	handler := func(ctx context.Context, m pubsub.SubscriberMessage) error {
 		n, _ := attempts.LoadOrStore(m.ID(), new(atomic.Int64))
@@ -97,7 +106,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) er
 		var o order
 		if err := json.Unmarshal(m.Message(), &o); err != nil {
 			settled <- struct{}{} // it will be dead-lettered without retries
-			return pubsub.Permanent(fmt.Errorf("order %s: %w", m.Attributes()["order-id"], err))
+			return pubsub.Permanent(fmt.Errorf("malformed order: %w", err))
 		}
 		if o.ID%7 == 0 && attempt == 1 {
 			return errFlaky
@@ -105,6 +114,9 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) er
 		if attempt > 1 {
 			retried.Add(1)
 		}
+		mu.Lock()
+		byCustomer[m.Key()] = append(byCustomer[m.Key()], o.ID)
+		mu.Unlock()
 		processed.Add(1)
 		settled <- struct{}{}
 		return nil
@@ -139,7 +151,11 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) er
 	if err != nil {
 		return err
 	}
-	report(out, summary{Published: cfg.Orders, Processed: int(processed.Load()), Retried: int(retried.Load()), DeadLetters: dead})
+	report(out, summary{
+		Published: cfg.Orders, Customers: customers, Concurrency: cfg.Concurrency,
+		Processed: int(processed.Load()), Retried: int(retried.Load()),
+		ByCustomer: byCustomer, DeadLetters: dead,
+	})
 	return nil
 }
 
@@ -162,7 +178,8 @@ func drainDeadLetters(ctx context.Context, broker *mem.Broker, want int) ([]dead
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, deadLetter{Key: m.Key(), Attempts: info.Attempts, Error: info.Error})
+			id, _ := strconv.Atoi(m.Attributes()["order-id"])
+			out = append(out, deadLetter{Order: id, Key: m.Key(), Attempts: info.Attempts, Error: info.Error})
 			if err := m.Done(); err != nil {
 				return nil, err
 			}
@@ -170,6 +187,6 @@ func drainDeadLetters(ctx context.Context, broker *mem.Broker, want int) ([]dead
 			return nil, fmt.Errorf("waiting for dead letters: %w", ctx.Err())
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Error < out[j].Error })
+	sort.Slice(out, func(i, j int) bool { return out[i].Order < out[j].Order })
 	return out, nil
 }
