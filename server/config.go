@@ -128,10 +128,20 @@ func setDefault[T comparable](v *T, d T) {
 // message names the field by its environment variable and shows the bad
 // value, for example "server: HTTP_PORT: 70000 is not a valid port". Zero
 // values are valid (they mean "default").
-func (c Config) Validate() error {
+func (c Config) Validate() error { return c.ValidateAs("") }
+
+// ValidateAs is Validate for a Config that a program loads under prefix,
+// as part of its own configuration: the messages name the whole variable,
+// for example "EVENTS_SERVER_HTTP_PORT: 70000 is not a valid port" for
+// prefix "EVENTS_SERVER". Call it from the program's own Validate.
+func (c Config) ValidateAs(prefix string) error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("server: %s: %s", field, fmt.Sprintf(format, args...)))
+		if prefix == "" {
+			errs = append(errs, fmt.Errorf("server: %s: %s", field, fmt.Sprintf(format, args...)))
+		} else {
+			errs = append(errs, fmt.Errorf("%s_%s: %s", prefix, field, fmt.Sprintf(format, args...)))
+		}
 	}
 	port := func(field string, p int) {
 		if p < 0 || p > 65535 {

@@ -22,8 +22,9 @@
 //     digits and -_.:+/=@) is kept, otherwise one is generated; it is set
 //     on the response and returned by [RequestID];
 //  3. an access log line through the [WithLogger] logger: method, route
-//     template, path, status, bytes, duration, request ID, trace ID
-//     (health, readiness and metrics endpoints log at Debug);
+//     template, path, status, bytes, duration_seconds (a float, in
+//     seconds), request ID, trace ID (health, readiness and metrics
+//     endpoints log at Debug);
 //  4. Prometheus RED metrics ([HTTPRequestsMetric], [HTTPDurationMetric],
 //     [HTTPInFlightMetric]) labelled by method, route template and status
 //     class; every unmatched path shares the [UnmatchedRoute] label;
@@ -38,9 +39,11 @@
 // [NoCache], [Gzip] or your own) runs next, then routing, then the
 // service's middleware, then the endpoint.
 //
-// Built-in endpoints: Config.HealthPath (liveness), Config.ReadyPath
-// (readiness: checks added with [SimpleServer.AddReadinessCheck]; fails as
-// soon as shutdown starts), Config.MetricsPath, and with Config.EnablePprof
+// Built-in endpoints: Config.HealthPath (liveness: checks added with
+// [SimpleServer.AddLivenessCheck], and every worker's health; shutdown does
+// not fail it), Config.ReadyPath (readiness: checks added with
+// [SimpleServer.AddReadinessCheck]; fails as soon as shutdown starts),
+// Config.MetricsPath, and with Config.EnablePprof
 // the pprof endpoints under /debug/pprof/ (index, named profiles, cmdline,
 // profile, symbol, trace, with net/http/pprof's parameters, except that
 // delta profiles, ?seconds=N on a named profile, answer 400). Unknown paths
@@ -51,6 +54,16 @@
 // (with the query), relative to this server: an absolute-form request
 // target such as "GET http://evil.example//x" cannot make it name another
 // host. TestCleanPathRedirectStaysOnServer holds this.
+//
+// # Workers
+//
+// [SimpleServer.AddWorker] runs a long-running task beside the listeners
+// under the same lifecycle (package daemon uses it for queue consumers):
+// its context is cancelled when the listeners start their graceful
+// shutdown, after readiness has failed and the drain delay has passed, and
+// Run waits for it within Config.ShutdownTimeout. A worker that fails while
+// the server runs makes the liveness endpoint fail, naming it, and does not
+// stop the server.
 //
 // # gRPC status codes
 //

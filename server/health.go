@@ -7,9 +7,31 @@ import (
 	"github.com/seed8104ecd5/gizmo/web"
 )
 
-// healthz is the liveness endpoint: the process is up and serving.
-func healthz(w http.ResponseWriter, _ *http.Request) {
-	_ = web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+// healthz is the liveness endpoint: 200 {"status":"ok"} while the process
+// is up and every liveness check passes (see AddLivenessCheck and
+// AddWorker), 503 {"status":"unhealthy"} with the failed checks otherwise.
+// Shutdown does not make it fail: liveness says whether to restart.
+func healthz(lv *Readiness, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		results := lv.run(r.Context())
+		body := readinessBody{Status: "ok"}
+		status := http.StatusOK
+		for _, res := range results {
+			if body.Checks == nil {
+				body.Checks = make(map[string]string, len(results))
+			}
+			if res.Err != nil {
+				body.Checks[res.Name] = "failed"
+				status, body.Status = http.StatusServiceUnavailable, "unhealthy"
+				logger.LogAttrs(r.Context(), slog.LevelError, "liveness check failed",
+					slog.String("check", res.Name), slog.Any("error", res.Err))
+			} else {
+				body.Checks[res.Name] = "ok"
+			}
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		_ = web.WriteJSON(w, status, body)
+	})
 }
 
 // readinessBody is the JSON the readiness endpoint returns. Check errors

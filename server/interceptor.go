@@ -107,7 +107,7 @@ func (o *rpcObserver) finish(ctx context.Context, span trace.Span, method, id st
 		slog.String("method", method),
 		slog.String("kind", kind),
 		slog.String("code", code.String()),
-		slog.Duration("duration", elapsed),
+		slog.Float64("duration_seconds", elapsed.Seconds()),
 		slog.String("request_id", id),
 	)
 	if sc.HasTraceID() {

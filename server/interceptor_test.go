@@ -184,8 +184,8 @@ func TestInterceptorTracePropagation(t *testing.T) {
 	if c["trace_id"] != s.SpanContext().TraceID().String() || c["method"] != echoMethod || c["code"] != "OK" || c["request_id"] == "" {
 		t.Errorf("access log %v lacks method, code, request or trace ID", c)
 	}
-	if _, ok := c["duration"]; !ok {
-		t.Errorf("access log %v lacks duration", c)
+	if d, ok := c["duration_seconds"].(float64); !ok || d <= 0 || d > 60 {
+		t.Errorf("access log %v lacks duration_seconds in seconds", c)
 	}
 }
 

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -9,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/seed8104ecd5/gizmo/internal/promutil"
 )
 
 // Names of the HTTP metrics SimpleServer registers. The counter and the
@@ -128,16 +129,10 @@ func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 
 // registerOrReuse registers c on reg, or returns the equal collector already
 // registered there, so that servers sharing a registry share their metrics.
-// what names the metrics in errors.
 func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, what string, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, fmt.Errorf("server: register %s metrics: %w", what, err)
+	c, err := promutil.RegisterOrReuse(reg, what, c)
+	if err != nil {
+		return c, fmt.Errorf("server: %w", err)
 	}
 	return c, nil
 }

@@ -150,8 +150,10 @@ func TestSimpleAccessLog(t *testing.T) {
 			t.Errorf("access log %s = %v, want %v", k, l[k], want)
 		}
 	}
-	if d, ok := l["duration"].(float64); !ok || d <= 0 {
-		t.Errorf("access log duration = %v", l["duration"])
+	// Seconds, a unit a person reads; a bare nanosecond count would be
+	// far above 60 for any request.
+	if d, ok := l["duration_seconds"].(float64); !ok || d <= 0 || d > 60 {
+		t.Errorf("access log duration_seconds = %v", l["duration_seconds"])
 	}
 	if _, ok := l["trace_id"]; ok {
 		t.Errorf("trace_id logged with tracing off: %v", l["trace_id"])

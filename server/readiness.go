@@ -78,16 +78,7 @@ func (r *Readiness) Check(ctx context.Context) ([]CheckResult, error) {
 	if r.ShuttingDown() {
 		return nil, ErrShuttingDown
 	}
-	r.mu.Lock()
-	checks := append([]readinessCheck(nil), r.checks...)
-	r.mu.Unlock()
-	results := make([]CheckResult, len(checks))
-	var wg sync.WaitGroup
-	for i, c := range checks {
-		results[i].Name = c.name
-		wg.Go(func() { results[i].Err = runCheck(ctx, c.fn) })
-	}
-	wg.Wait()
+	results := r.run(ctx)
 	var failed []string
 	for _, res := range results {
 		if res.Err != nil {
@@ -101,6 +92,22 @@ func (r *Readiness) Check(ctx context.Context) ([]CheckResult, error) {
 		return results, fmt.Errorf("server: readiness checks failed: %v", failed)
 	}
 	return results, nil
+}
+
+// run runs every registered check concurrently and returns their results
+// in registration order, whatever the shutdown state.
+func (r *Readiness) run(ctx context.Context) []CheckResult {
+	r.mu.Lock()
+	checks := append([]readinessCheck(nil), r.checks...)
+	r.mu.Unlock()
+	results := make([]CheckResult, len(checks))
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		results[i].Name = c.name
+		wg.Go(func() { results[i].Err = runCheck(ctx, c.fn) })
+	}
+	wg.Wait()
+	return results
 }
 
 // runCheck runs one check, turning a panic into an error.

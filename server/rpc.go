@@ -201,7 +201,8 @@ func (s *RPCServer) Run(ctx context.Context) error {
 	}
 	s.running = true
 	s.mu.Unlock()
-	return s.http.lifecycle().run(ctx, []unit{s.http.httpUnit(), s.grpcUnit()}, grpc.ErrServerStopped)
+	units := append([]unit{s.http.httpUnit(), s.grpcUnit()}, s.http.workerUnits()...)
+	return s.http.lifecycle().run(ctx, units, grpc.ErrServerStopped)
 }
 
 // grpcUnit returns the lifecycle unit of the gRPC listener.

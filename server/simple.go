@@ -16,6 +16,8 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // SimpleServer serves HTTP services on a gorilla/mux router behind the
@@ -39,8 +41,11 @@ type SimpleServer struct {
 	resolver  *routeResolver
 	srv       *http.Server
 
-	mu     sync.Mutex
-	routes map[string]string // normalized "METHOD template" -> template
+	liveness *Readiness // its checks only: a liveness probe never reports shutdown
+
+	mu      sync.Mutex
+	routes  map[string]string // normalized "METHOD template" -> template
+	workers []*worker
 	// table routes requests until Router is called, which sets it to nil
 	// for good; it is replaced, never changed, under mu.
 	table   atomic.Pointer[routeTable]
@@ -80,6 +85,7 @@ func newSimpleServer(cfg Config, o *options) (*SimpleServer, error) {
 		router:    mux.NewRouter(),
 		metrics:   m,
 		readiness: NewReadiness(),
+		liveness:  NewReadiness(),
 		resolver:  &routeResolver{},
 		routes:    map[string]string{},
 	}
@@ -89,7 +95,7 @@ func newSimpleServer(cfg Config, o *options) (*SimpleServer, error) {
 	s.table.Store(&routeTable{middleware: s.resolver.Middleware})
 
 	get := []string{http.MethodGet, http.MethodHead}
-	s.mustAdd(get, cfg.HealthPath, http.HandlerFunc(healthz), slog.LevelDebug)
+	s.mustAdd(get, cfg.HealthPath, healthz(s.liveness, s.logger), slog.LevelDebug)
 	s.mustAdd(get, cfg.ReadyPath, readyz(s.readiness, s.logger), slog.LevelDebug)
 	s.mustAdd(get, cfg.MetricsPath, promhttp.HandlerFor(o.registry, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(o.logger.Handler(), slog.LevelError),
@@ -242,6 +248,25 @@ func (s *SimpleServer) Registry() *prometheus.Registry { return s.opts.registry 
 // Readiness returns the server's readiness state.
 func (s *SimpleServer) Readiness() *Readiness { return s.readiness }
 
+// Config returns the server's configuration, defaults applied.
+func (s *SimpleServer) Config() Config { return s.cfg }
+
+// Logger returns the server's logger, for the workers and the code that
+// run beside it.
+func (s *SimpleServer) Logger() *slog.Logger { return s.logger }
+
+// Tracing returns the tracer provider and propagator the server was given
+// (WithTracerProvider, WithPropagator), so that what runs beside it, such
+// as a queue consumer, joins the same traces. tp is nil when tracing is
+// off; prop is W3C Trace Context unless another was given.
+func (s *SimpleServer) Tracing() (tp trace.TracerProvider, prop propagation.TextMapPropagator) {
+	on, tp, prop := s.opts.tracing()
+	if !on {
+		tp = nil
+	}
+	return tp, prop
+}
+
 // AddReadinessCheck registers a named check run by the readiness endpoint;
 // see [Readiness.AddCheck].
 func (s *SimpleServer) AddReadinessCheck(name string, check func(ctx context.Context) error) {
@@ -267,7 +292,7 @@ func (s *SimpleServer) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("server: SimpleServer.Run called twice")
 	}
-	return s.lifecycle().run(ctx, []unit{s.httpUnit()})
+	return s.lifecycle().run(ctx, append([]unit{s.httpUnit()}, s.workerUnits()...))
 }
 
 // lifecycle returns the shutdown sequencer configured from s.

@@ -157,7 +157,7 @@ func (h *stack) finish(st *reqState, r *http.Request, start time.Time, span trac
 			slog.String("path", r.URL.Path),
 			slog.Int("status", status),
 			slog.Int64("bytes", st.bytes),
-			slog.Duration("duration", d),
+			slog.Float64("duration_seconds", d.Seconds()),
 			slog.String("request_id", st.id),
 		)
 		if sc.HasTraceID() {
