@@ -131,8 +131,18 @@ func DecodeJSON(r *http.Request, v any, opts ...DecodeOption) error {
 		}
 		return &Error{Status: http.StatusBadRequest, Detail: "could not read request body", Err: err}
 	}
-	if len(bytes.TrimLeft(data, " \t\r\n")) == 0 {
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if len(trimmed) == 0 {
 		return NewError(http.StatusBadRequest, "request body is empty")
+	}
+	// encoding/json takes null as "leave v as it is": a struct target would
+	// pass on zero, to fail validation later with a misleading 422. Say
+	// what is wrong instead; a target that can hold null (a pointer to a
+	// pointer, a map, any) decides for itself.
+	if bytes.HasPrefix(trimmed, []byte("null")) && wantsObject(v) {
+		if rest := bytes.TrimLeft(trimmed[4:], " \t\r\n"); len(rest) == 0 {
+			return NewError(http.StatusBadRequest, "the body must be a JSON object, not null")
+		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if !cfg.allowUnknown {
@@ -148,6 +158,13 @@ func DecodeJSON(r *http.Request, v any, opts ...DecodeOption) error {
 		return Errorf(http.StatusBadRequest, "unexpected data after the JSON value at line %d, column %d", line, col)
 	}
 	return nil
+}
+
+// wantsObject reports whether v points at a struct, which JSON null cannot
+// fill.
+func wantsObject(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && !rv.IsNil() && rv.Elem().Kind() == reflect.Struct
 }
 
 // readBody reads r to the end into a buffer sized from the Content-Length

@@ -60,7 +60,7 @@ func TestDecodeJSON(t *testing.T) {
 		{name: "valid without content type", body: `{"name":"ann"}`},
 		{name: "valid with charset and suffix type", body: `{"name":"ann"}`, ct: "application/merge-patch+json; charset=UTF-8"},
 		{name: "surrounding white space", body: " \n\t{\"name\":\"ann\"}\r\n "},
-		{name: "null is a value", body: `null`},
+		{name: "null for a struct", body: `null`, status: 400, detail: "the body must be a JSON object, not null"},
 		{name: "unknown field allowed", body: `{"name":"ann","x":1}`, opts: []DecodeOption{AllowUnknownFields()}},
 		{name: "exactly at the limit", body: `{"name":"ann"}`, opts: []DecodeOption{MaxBytes(14)}},
 		{name: "large body", body: `{"tags":["` + strings.Repeat("x", 100_000) + `"]}`},
@@ -263,5 +263,33 @@ func TestPosition(t *testing.T) {
 		if l, c := position(data, tt.off); l != tt.line || c != tt.col {
 			t.Errorf("position(%d) = %d:%d, want %d:%d", tt.off, l, c, tt.line, tt.col)
 		}
+	}
+}
+
+// A JSON null for a struct is a 400 saying so, not a zero value that fails
+// validation later; a target that can hold null gets it.
+func TestDecodeJSONNull(t *testing.T) {
+	type in struct{ Title string }
+	req := func(body string) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		return r
+	}
+	var v in
+	err := DecodeJSON(req(" null \n"), &v)
+	var we *Error
+	if !errors.As(err, &we) || we.Status != http.StatusBadRequest || !strings.Contains(we.Detail, "JSON object, not null") {
+		t.Errorf("null into a struct: %v, want a 400 saying the body must be an object", err)
+	}
+	var p *in
+	if err := DecodeJSON(req("null"), &p); err != nil || p != nil {
+		t.Errorf("null into a pointer: %v, %v; want nil and no error", p, err)
+	}
+	var m map[string]any
+	if err := DecodeJSON(req("null"), &m); err != nil {
+		t.Errorf("null into a map: %v", err)
+	}
+	if err := DecodeJSON(req(`{"Title":"x"}`), &v); err != nil || v.Title != "x" {
+		t.Errorf("an object: %v, %+v", err, v)
 	}
 }
