@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 
 	"github.com/seed8104ecd5/gizmo/pubsub"
@@ -45,25 +46,19 @@ func (a *api) Endpoints() []server.Endpoint {
 func (a *api) publish(ctx context.Context, r *http.Request) (int, any, error) {
 	var ev event
 	if err := web.DecodeJSON(r, &ev); err != nil {
-		return 0, nil, err
+		return 0, nil, err // a 400 or 413 naming the problem, null included
 	}
-	for field, v := range map[string]string{"user": ev.User, "kind": ev.Kind} {
-		if !name.MatchString(v) {
-			return 0, nil, &web.Error{Status: http.StatusUnprocessableEntity, Field: field,
-				Detail: fmt.Sprintf("%s must be 1-64 lower-case letters, digits, _ or -, starting with a letter or digit", field)}
-		}
+	if err := validate(field{"user", ev.User}, field{"kind", ev.Kind}); err != nil {
+		return 0, nil, err
 	}
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return 0, nil, err
 	}
-	// The key keeps one user's events in order; the request ID travels as
-	// an attribute so the consumer's logs can be joined with the API's.
-	err = a.pub.PublishRaw(ctx, ev.User, body, pubsub.WithAttributes(map[string]string{
-		"kind":       ev.Kind,
-		"request-id": server.RequestID(ctx),
-	}))
-	if err != nil {
+	// The key keeps one user's events in order. The publisher from
+	// daemon.Publisher adds the request's trace context and ID, so that
+	// the consumer's spans and logs join the API's.
+	if err := a.pub.PublishRaw(ctx, ev.User, body, pubsub.WithAttribute("kind", ev.Kind)); err != nil {
 		return http.StatusServiceUnavailable, nil, fmt.Errorf("publishing the event: %w", err)
 	}
 	return http.StatusAccepted, map[string]string{"status": "accepted"}, nil
@@ -71,7 +66,42 @@ func (a *api) publish(ctx context.Context, r *http.Request) (int, any, error) {
 
 func (a *api) userCounts(_ context.Context, r *http.Request) (int, any, error) {
 	user := web.RouteVar(r, "user")
+	if err := validate(field{"user", user}); err != nil {
+		err.Status = http.StatusBadRequest // a bad path, not a bad entity
+		return 0, nil, err
+	}
 	return http.StatusOK, map[string]any{"user": user, "counts": a.counts.of(user)}, nil
+}
+
+// field is a named value to validate.
+type field struct{ name, value string }
+
+// validate checks every field, in the order given, and reports all the
+// invalid ones: the first in Field, all of them in the "invalid_fields"
+// extension, in that same order.
+func validate(fields ...field) *web.Error {
+	var invalid []map[string]string
+	for _, f := range fields {
+		if !name.MatchString(f.value) {
+			invalid = append(invalid, map[string]string{
+				"field":  f.name,
+				"detail": f.name + " must be 1-64 lower-case letters, digits, _ or -, starting with a letter or digit",
+			})
+		}
+	}
+	if len(invalid) == 0 {
+		return nil
+	}
+	names := make([]string, len(invalid))
+	for i, f := range invalid {
+		names[i] = f["field"]
+	}
+	return &web.Error{
+		Status:     http.StatusUnprocessableEntity,
+		Field:      invalid[0]["field"],
+		Detail:     "invalid " + strings.Join(names, ", ") + ": each must be 1-64 lower-case letters, digits, _ or -, starting with a letter or digit",
+		Extensions: map[string]any{"invalid_fields": invalid},
+	}
 }
 
 // counts is the consumer half's state: events per user and kind.
@@ -99,8 +129,12 @@ func (c *counts) handle(_ context.Context, m pubsub.SubscriberMessage) error {
 	return nil
 }
 
+// of returns a copy of user's counts: empty, not nil, for a user with none,
+// so that it renders as {}.
 func (c *counts) of(user string) map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return maps.Clone(c.byUser[user])
+	out := make(map[string]int, len(c.byUser[user]))
+	maps.Copy(out, c.byUser[user])
+	return out
 }

@@ -2,36 +2,44 @@
 // on gizmo's embedded in-memory broker.
 //
 // POST /v1/events accepts {"user": "ann", "kind": "click"} and publishes it
-// to the "events" topic, keyed by user. A pubsub.Consume loop in the same
-// process reads the "counter" subscription and counts events per user and
-// kind, in order per user. GET /v1/users/{user}/counts shows the counts.
+// to the "events" topic, keyed by user. A consumer in the same process reads
+// the "counter" subscription and counts events per user and kind, in order
+// per user. GET /v1/users/{user}/counts shows the counts.
 //
-// Both halves share one lifecycle: SIGINT or SIGTERM (or either half
-// failing) stops both. The HTTP server flips readiness, drains and shuts
-// down; the consumer stops fetching, lets in-flight handlers finish, and
-// hands unprocessed messages back to the broker. With a real broker those
-// are delivered to the next instance; the in-memory one forgets them on
-// exit.
+// Both halves run under one lifecycle (package daemon): one listener serves
+// the API, /healthz, /readyz and one /metrics for both; a request's trace and
+// request ID follow each event into the consumer. On SIGINT or SIGTERM the
+// server flips readiness, drains and shuts down, and the consumer stops
+// fetching, lets in-flight handlers finish and hands unprocessed messages
+// back to the broker. With a real broker those are delivered to the next
+// instance; the in-memory one forgets them on exit.
 //
 //	go run ./examples/events
-//	curl -s localhost:8080/v1/events -H 'Content-Type: application/json' -d '{"user":"ann","kind":"click"}'
-//	curl -s localhost:8080/v1/users/ann/counts
+//	curl -s 127.0.0.1:8080/v1/events -H 'Content-Type: application/json' -d '{"user":"ann","kind":"click"}'
+//	curl -s 127.0.0.1:8080/v1/users/ann/counts
 //
+// It listens on 127.0.0.1 unless EVENTS_SERVER_HTTP_ADDR says otherwise.
 // Settings: EVENTS_SERVER_HTTP_PORT (or HTTP_PORT), EVENTS_CONCURRENCY and
-// the rest of server.Config under EVENTS_SERVER_.
+// the rest of server.Config under EVENTS_SERVER_. Ctrl-C in the terminal
+// stops it gracefully; under `go run` a SIGTERM reaches only the go command,
+// so to see SIGTERM handling build it first (go build -o events
+// ./examples/events) and signal the binary.
 package main
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
 
 	"github.com/seed8104ecd5/gizmo/config"
+	"github.com/seed8104ecd5/gizmo/daemon"
 	"github.com/seed8104ecd5/gizmo/pubsub"
 	"github.com/seed8104ecd5/gizmo/pubsub/mem"
 	"github.com/seed8104ecd5/gizmo/server"
-	"golang.org/x/sync/errgroup"
 )
 
 // Config is the whole configuration of the daemon.
@@ -40,17 +48,26 @@ type Config struct {
 	Concurrency int           `json:"concurrency" envconfig:"CONCURRENCY" default:"4"`
 }
 
+// Validate implements config.Validator: config.Load calls it last, so that
+// a bad setting is reported with its full variable name.
+func (c Config) Validate() error {
+	if c.Concurrency < 1 {
+		return fmt.Errorf("EVENTS_CONCURRENCY: %d, want at least 1", c.Concurrency)
+	}
+	return c.Server.ValidateAs("EVENTS_SERVER")
+}
+
 func main() {
 	ctx, stop := server.SignalContext(context.Background())
 	defer stop()
-	var cfg Config
+	cfg := Config{Server: server.Config{HTTPAddr: "127.0.0.1"}}
 	if err := config.Load(ctx, &cfg, config.Defaults(), config.Env("EVENTS")); err != nil {
 		fmt.Fprintln(os.Stderr, "events:", err)
 		os.Exit(1)
 	}
 	logger, err := cfg.Server.Logger(os.Stderr)
 	if err == nil {
-		err = run(ctx, cfg, logger)
+		err = run(ctx, cfg, logger, os.Stdout, nil)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "events:", err)
@@ -58,10 +75,9 @@ func main() {
 	}
 }
 
-// run serves HTTP and consumes events until ctx is cancelled or either half
-// fails, then stops both and returns the first error. opts are passed to
-// the server (tests give it a listener).
-func run(ctx context.Context, cfg Config, logger *slog.Logger, opts ...server.Option) error {
+// run serves the API and consumes events until ctx is cancelled. It listens
+// on ln, or on the configured address when ln is nil, and says where on out.
+func run(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer, ln net.Listener) error {
 	broker := mem.NewBroker(mem.WithLogger(logger))
 	defer broker.Close()
 	for _, t := range []string{"events", "events-dead-letter"} {
@@ -72,11 +88,11 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger, opts ...server.Op
 	if err := broker.CreateSubscription("counter", "events", mem.SubscriptionConfig{}); err != nil {
 		return err
 	}
-	pub, err := broker.NewPublisher("events")
+	rawPub, err := broker.NewPublisher("events")
 	if err != nil {
 		return err
 	}
-	defer pub.Close()
+	defer rawPub.Close()
 	dlq, err := broker.NewPublisher("events-dead-letter")
 	if err != nil {
 		return err
@@ -87,33 +103,40 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger, opts ...server.Op
 		return err
 	}
 
-	counts := newCounts()
-	srv, err := server.NewSimpleServer(cfg.Server, append([]server.Option{server.WithLogger(logger)}, opts...)...)
+	if ln == nil {
+		ln, err = net.Listen("tcp", net.JoinHostPort(cfg.Server.HTTPAddr, strconv.Itoa(cfg.Server.WithDefaults().HTTPPort)))
+		if err != nil {
+			return err
+		}
+	}
+	srv, err := server.NewSimpleServer(cfg.Server, server.WithLogger(logger), server.WithListener(ln))
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	pub, err := daemon.Publisher(srv, rawPub, "events")
 	if err != nil {
 		return err
 	}
+	counts := newCounts()
 	if err := srv.Register(&api{pub: pub, counts: counts}); err != nil {
 		return err
 	}
-	consuming := make(chan struct{})
-	srv.AddReadinessCheck("consumer", func(context.Context) error {
-		select {
-		case <-consuming:
-			return fmt.Errorf("the consumer has stopped")
-		default:
-			return nil
-		}
-	})
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Run(gctx) })
-	g.Go(func() error {
-		defer close(consuming)
-		return pubsub.Consume(gctx, sub, counts.handle,
+	if err := daemon.AddConsumer(srv, daemon.Consumer{
+		Name:       "counter",
+		Subscriber: sub,
+		Handler:    counts.handle,
+		Options: []pubsub.ConsumeOption{
 			pubsub.WithConcurrency(cfg.Concurrency),
 			pubsub.WithOrderedKeys(),
 			pubsub.WithDeadLetter(dlq),
-			pubsub.WithLogger(logger))
-	})
-	return g.Wait()
+		},
+	}); err != nil {
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(out, "events: listening on %s (metrics on %s%s)\n", base, base, srv.Config().MetricsPath)
+	fmt.Fprintf(out, "try: curl -s %s/v1/events -H 'Content-Type: application/json' -d '{\"user\":\"ann\",\"kind\":\"click\"}'\n", base)
+	fmt.Fprintf(out, "     curl -s %s/v1/users/ann/counts\n", base)
+	return srv.Run(ctx)
 }

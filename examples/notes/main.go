@@ -16,10 +16,10 @@
 // Run it and try it:
 //
 //	go run ./examples/notes [-config notes.json]
-//	curl -s localhost:8080/v1/notes -H 'Content-Type: application/json' -d '{"title":"milk"}'
-//	curl -s localhost:8080/v1/notes/1
-//	curl -s 'localhost:8080/v1/notes?since=2026-01-01&limit=10'
-//	curl -s localhost:8080/v1/notes -H 'Content-Type: application/json' -d '{"titel":"typo"}'   # 400 naming the field
+//	curl -s 127.0.0.1:8080/v1/notes -H 'Content-Type: application/json' -d '{"title":"milk"}'
+//	curl -s 127.0.0.1:8080/v1/notes/1
+//	curl -s '127.0.0.1:8080/v1/notes?since=2026-01-01&limit=10'
+//	curl -s 127.0.0.1:8080/v1/notes -H 'Content-Type: application/json' -d '{"titel":"typo"}'   # 400 naming the field
 //
 // (Without the Content-Type header curl sends a form type, which the
 // service refuses with 415.)
@@ -53,7 +53,7 @@ func (c Config) Validate() error {
 	if c.MaxNotes < 1 {
 		return fmt.Errorf("max_notes must be at least 1, got %d", c.MaxNotes)
 	}
-	return nil // server.NewSimpleServer validates c.Server, naming each field
+	return c.Server.ValidateAs("NOTES_SERVER")
 }
 
 func main() {
@@ -82,12 +82,14 @@ func run(ctx context.Context, path string, opts ...server.Option) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("notes: serving", "http_port", cfg.Server.WithDefaults().HTTPPort)
+	logger.Info("notes: serving", "http_addr", cfg.Server.HTTPAddr, "http_port", cfg.Server.WithDefaults().HTTPPort)
 	return srv.Run(ctx)
 }
 
 func loadConfig(ctx context.Context, path string) (Config, error) {
-	var cfg Config
+	// Loopback unless configured otherwise: an example should not listen on
+	// every interface of the machine it runs on.
+	cfg := Config{Server: server.Config{HTTPAddr: "127.0.0.1"}}
 	sources := []config.Source{config.Defaults()}
 	if path != "" {
 		sources = append(sources, config.File(path))

@@ -108,6 +108,7 @@ func TestNotes(t *testing.T) {
 		t.Errorf("error Content-Type = %q", ct)
 	}
 	s.expect("POST", "/v1/notes", `{"title": "  "}`, 422, `"field":"title"`)
+	s.expect("POST", "/v1/notes", `null`, 400, "must be a JSON object, not null")
 	s.expect("GET", "/v1/notes/99", "", 404, "no note 99")
 	s.expect("GET", "/v1/notes/abc", "", 404)
 	s.expect("GET", "/v1/notes?limit=0", "", 400, "limit")
@@ -150,6 +151,8 @@ func TestConfigErrors(t *testing.T) {
 			`config: env: NOTES_SERVER_HTTP_PORT: cannot parse "eighty" as int`},
 		{"failed validation", `{"max_notes": 0}`, "",
 			"config: validate: max_notes must be at least 1, got 0"},
+		{"server setting out of range", `{}`, "NOTES_SERVER_HTTP_PORT=70000",
+			"config: validate: NOTES_SERVER_HTTP_PORT: 70000 is not a valid port"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if k, v, ok := strings.Cut(tc.env, "="); ok {
