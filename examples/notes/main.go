@@ -11,9 +11,13 @@
 //     rendered as application/problem+json;
 //   - the built-ins: request IDs, access log, Prometheus metrics at
 //     /metrics, /healthz, /readyz with a readiness check of its own;
-//   - graceful shutdown on SIGINT or SIGTERM.
+//   - graceful shutdown on SIGINT or SIGTERM: Ctrl-C in the terminal
+//     works under go run; a SIGTERM sent to `go run` stops only the go
+//     command and leaves the service running, so to see it, build first
+//     (go build -o notes ./examples/notes) and signal the binary.
 //
-// Run it and try it:
+// Run it and try it (it listens on 127.0.0.1 unless
+// NOTES_SERVER_HTTP_ADDR says otherwise):
 //
 //	go run ./examples/notes [-config notes.json]
 //	curl -s 127.0.0.1:8080/v1/notes -H 'Content-Type: application/json' -d '{"title":"milk"}'
