@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -96,22 +95,15 @@ func rewriteDurations(data []byte, v any, source string) (*rewrittenDoc, error) 
 	return doc, nil
 }
 
-// durationTypes caches holdsDuration by type.
-var durationTypes sync.Map // reflect.Type -> bool
-
 // holdsDuration reports whether a JSON document decoded into t can put a
 // value into a time.Duration, so that documents for other types skip the
-// extra pass.
+// extra pass. It walks the type each time rather than keep a package-level
+// cache: configuration loads once at start-up, and the walk is cheap.
 func holdsDuration(t reflect.Type) bool {
 	if t == nil {
 		return false
 	}
-	if v, ok := durationTypes.Load(t); ok {
-		return v.(bool)
-	}
-	found := searchDuration(t, map[reflect.Type]bool{})
-	durationTypes.Store(t, found)
-	return found
+	return searchDuration(t, map[reflect.Type]bool{})
 }
 
 func searchDuration(t reflect.Type, seen map[reflect.Type]bool) bool {
