@@ -130,7 +130,7 @@ func (h *harness) Capabilities() pubsubtest.Capabilities {
 		MissingTopic:        randomName("gizmo-missing-"),
 		MissingSubscription: randomName("gizmo-missing-") + harnessSep + randomName("gizmo-g-"),
 		Gaps: map[pubsubtest.Feature]string{
-			pubsubtest.FeatureLeaseExpiry: "Kafka puts no deadline on a delivery: it stays with the member until it is settled or its partition is revoked",
+			pubsubtest.FeatureLeaseExpiry:     "Kafka puts no deadline on a delivery: it stays with the member until it is settled or its partition is revoked",
 			pubsubtest.FeatureIndependentAcks: "Kafka commits one offset per partition: a Done becomes durable once every earlier record of its partition is settled",
 			pubsubtest.FeatureDeduplication:   "Kafka does not deduplicate by ID; the idempotent producer drops only the duplicates of its own retries",
 		},
