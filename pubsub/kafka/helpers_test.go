@@ -257,9 +257,10 @@ func (b *broker) restart() {
 	b.start()
 }
 
-// withTimeout returns a context that ends after d or with the test.
+// withTimeout returns a context that ends after d. It does not end with
+// the test (t.Context does, before cleanups run), so cleanups may use it.
 func withTimeout(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), d)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
 }
