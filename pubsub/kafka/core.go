@@ -78,55 +78,64 @@ func (c *core) unregister(ep *epoch) {
 }
 
 // deliver hands ep's records (read from msgs, or Nacked) to the application
-// one at a time, in order, until msgs closes, revoked is closed, or Stop
-// begins (stopping is then true).
-func (c *core) deliver(ep *epoch, msgs <-chan *sarama.ConsumerMessage, revoked <-chan struct{}, w doneWaiter) (stopping bool) {
+// one at a time, in order, until msgs closes, revoked ends, or Stop begins
+// (stopping is then true). The common case, a record ready and a receiver
+// waiting, takes no select.
+func (c *core) deliver(ep *epoch, msgs <-chan *sarama.ConsumerMessage, revoked context.Context, w doneWaiter) (stopping bool) {
+	done := revoked.Done()
 	for {
-		select {
-		case <-c.stopCh:
+		if c.stopping.Load() {
 			return true
-		case <-revoked:
-			return false
-		default:
 		}
-		var rec *sarama.ConsumerMessage
-		var seq uint64
-		if r, ok := ep.takeRedo(); ok {
-			rec, seq = r.rec, r.seq
-		} else if ep.full() {
+		if revoked.Err() != nil {
+			return false
+		}
+		rec, seq, st := ep.nextRedo()
+		switch st {
+		case redoFull:
 			select {
 			case <-ep.wake:
 				continue
-			case <-revoked:
+			case <-done:
 				return false
 			case <-c.stopCh:
 				return true
 			}
-		} else {
+		case redoNone:
+			var ok bool
 			select {
-			case <-c.stopCh:
-				return true
-			case <-revoked:
-				return false
-			case <-ep.wake:
-				continue
-			case r, ok := <-msgs:
-				if !ok {
+			case rec, ok = <-msgs:
+			default:
+				select {
+				case <-c.stopCh:
+					return true
+				case <-done:
 					return false
+				case <-ep.wake:
+					continue
+				case rec, ok = <-msgs:
 				}
-				rec, seq = r, ep.add(r.Offset)
+			}
+			if !ok {
+				return false
+			}
+			if seq, ok = ep.addOut(rec.Offset); !ok {
+				return false
 			}
 		}
+		c.onIdle(1)
 		m := newMessage(ep, rec, seq, w)
-		if !ep.send(seq) {
-			return false
+		select {
+		case c.out <- m:
+			continue
+		default:
 		}
 		select {
 		case c.out <- m:
 		case <-c.stopCh:
 			ep.unsend(seq)
 			return true
-		case <-revoked:
+		case <-done:
 			ep.unsend(seq)
 			return false
 		}

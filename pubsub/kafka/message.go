@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/IBM/sarama"
 
@@ -58,7 +59,9 @@ func newMessage(ep *epoch, rec *sarama.ConsumerMessage, seq uint64, w doneWaiter
 // they are not valid UTF-8.
 func decodeRecord(k []byte, headers []*sarama.RecordHeader) (key string, attrs map[string]string) {
 	if len(k) > 0 {
-		key = string(k)
+		// sarama never reuses a record's bytes, and Record's users must
+		// not modify them, so the key can share them.
+		key = unsafe.String(&k[0], len(k))
 	}
 	for _, h := range headers {
 		if h == nil || len(h.Key) == 0 {

@@ -42,7 +42,7 @@ type epoch struct {
 	closed  bool          // the epoch is over: settles fail with ErrLeaseLost
 	stopped bool          // it ended because the subscriber stopped
 	wake    chan struct{} // capacity 1: a Nack, room, or the last out entry settled
-	markCh  chan struct{} // closed and replaced when the watermark moves
+	markCh  chan struct{} // made by a waiter; closed (and dropped) when the watermark moves
 }
 
 type redelivery struct {
@@ -54,8 +54,7 @@ func newEpoch(topic string, partition int32, limit int, mark func(int64), hwm fu
 	return &epoch{
 		topic: topic, partition: partition, limit: limit, mark: mark, hwm: hwm, onIdle: onIdle,
 		next: -1, marked: -1,
-		wake:   make(chan struct{}, 1),
-		markCh: make(chan struct{}),
+		wake: make(chan struct{}, 1),
 	}
 }
 
@@ -66,17 +65,49 @@ func (e *epoch) signal() {
 	}
 }
 
-// full reports whether the epoch holds as many entries as it may.
-func (e *epoch) full() bool {
+// What nextRedo found.
+const (
+	redoNone = iota // nothing to redeliver: read the next record
+	redoOne         // a Nacked record, now out again
+	redoFull        // nothing to redeliver, and no room to read more
+)
+
+// nextRedo takes the oldest Nacked record and marks it out again; or
+// reports whether there is room to read a new record.
+func (e *epoch) nextRedo() (*sarama.ConsumerMessage, uint64, int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return len(e.offs)-e.head >= e.limit
+	if len(e.redo) > 0 && !e.closed {
+		r := e.redo[0]
+		e.redo[0] = redelivery{}
+		e.redo = e.redo[1:]
+		e.states[e.index(r.seq)] = stOut
+		e.out++
+		return r.rec, r.seq, redoOne
+	}
+	if len(e.offs)-e.head >= e.limit {
+		return nil, 0, redoFull
+	}
+	return nil, 0, redoNone
 }
 
-// add records rec, just read, as waiting, and returns its seq.
-func (e *epoch) add(off int64) uint64 {
+// addOut records the record at off, just read, as out with the
+// application, and returns its seq; ok is false if the epoch is over.
+func (e *epoch) addOut(off int64) (seq uint64, ok bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.closed {
+		return 0, false
+	}
+	seq = e.add(off)
+	e.states[e.index(seq)] = stOut
+	e.out++
+	return seq, true
+}
+
+// add records off, just read, as waiting, and returns its seq. e.mu must
+// be held.
+func (e *epoch) add(off int64) uint64 {
 	if e.head > 0 && e.head >= len(e.offs)/2 {
 		n := copy(e.offs, e.offs[e.head:])
 		copy(e.states, e.states[e.head:])
@@ -87,34 +118,6 @@ func (e *epoch) add(off int64) uint64 {
 	e.states = append(e.states, stWaiting)
 	e.next = off + 1
 	return seq
-}
-
-// takeRedo returns the oldest Nacked record to deliver again.
-func (e *epoch) takeRedo() (redelivery, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.redo) == 0 || e.closed {
-		return redelivery{}, false
-	}
-	r := e.redo[0]
-	e.redo[0] = redelivery{}
-	e.redo = e.redo[1:]
-	return r, true
-}
-
-// send marks seq as out with the application, just before it is sent; it
-// reports false if the epoch is over.
-func (e *epoch) send(seq uint64) bool {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return false
-	}
-	e.states[e.index(seq)] = stOut
-	e.out++
-	e.mu.Unlock()
-	e.onIdle(1)
-	return true
 }
 
 // unsend reverts send for a message that could not be sent after all.
@@ -185,8 +188,10 @@ func (e *epoch) advance() {
 		if e.mark != nil {
 			e.mark(w)
 		}
-		close(e.markCh)
-		e.markCh = make(chan struct{})
+		if e.markCh != nil {
+			close(e.markCh)
+			e.markCh = nil
+		}
 	}
 	if e.head == len(e.offs) {
 		e.offs, e.states, e.head = e.offs[:0], e.states[:0], 0
@@ -212,7 +217,10 @@ func (e *epoch) close(stopped bool) int {
 	n := e.out
 	e.out = 0
 	e.redo = nil
-	close(e.markCh)
+	if e.markCh != nil {
+		close(e.markCh)
+		e.markCh = nil
+	}
 	if n > 0 {
 		e.onIdle(int64(-n))
 	}
@@ -224,7 +232,13 @@ func (e *epoch) close(stopped bool) int {
 func (e *epoch) watermark() (int64, <-chan struct{}, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.marked, e.markCh, e.closed
+	if e.closed {
+		return e.marked, nil, true
+	}
+	if e.markCh == nil {
+		e.markCh = make(chan struct{})
+	}
+	return e.marked, e.markCh, false
 }
 
 // PartitionLag describes how far a group member is behind on one

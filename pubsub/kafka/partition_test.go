@@ -15,8 +15,7 @@ func newTestEpoch(limit int, marks *[]int64) *epoch {
 func deliverAll(ep *epoch, offsets ...int64) []uint64 {
 	seqs := make([]uint64, len(offsets))
 	for i, off := range offsets {
-		seqs[i] = ep.add(off)
-		ep.send(seqs[i])
+		seqs[i], _ = ep.addOut(off)
 	}
 	return seqs
 }
@@ -39,13 +38,12 @@ func TestWatermarkStopsAtFirstGap(t *testing.T) {
 	if want := []int64{12}; !equal(marks, want) {
 		t.Fatalf("marks %v, want %v", marks, want)
 	}
-	r, ok := ep.takeRedo()
-	if !ok || r.seq != s[2] {
-		t.Fatalf("the Nacked record is not queued for redelivery: %v %v", r, ok)
+	_, seq, st := ep.nextRedo()
+	if st != redoOne || seq != s[2] {
+		t.Fatalf("the Nacked record is not queued for redelivery: %v %v", seq, st)
 	}
-	ep.send(r.seq)
 	ep.settle(s[4], rec, true)  // 15
-	ep.settle(r.seq, rec, true) // 12 again: everything is Done, mark after the newest
+	ep.settle(seq, rec, true) // 12 again: everything is Done, mark after the newest
 	if want := []int64{12, 16}; !equal(marks, want) {
 		t.Fatalf("marks %v, want %v", marks, want)
 	}
@@ -58,16 +56,17 @@ func TestEpochLimitAndClose(t *testing.T) {
 	var marks []int64
 	ep := newTestEpoch(3, &marks)
 	s := deliverAll(ep, 0, 1, 2)
-	if !ep.full() {
+	full := func() bool { _, _, st := ep.nextRedo(); return st == redoFull }
+	if !full() {
 		t.Fatal("not full at the limit")
 	}
 	ep.settle(s[1], nil, true)
 	ep.settle(s[2], nil, true)
-	if !ep.full() {
+	if !full() {
 		t.Fatal("Done records behind an unsettled one must still count against the limit")
 	}
 	ep.settle(s[0], nil, true)
-	if ep.full() {
+	if full() {
 		t.Fatal("still full with everything Done")
 	}
 	s2 := deliverAll(ep, 3, 4)

@@ -128,11 +128,17 @@ func (p *Publisher) PublishRaw(ctx context.Context, key string, payload []byte, 
 		pendingPool.Put(w)
 		return err
 	}
+	done := ctx.Done()
+	if done == nil { // a context that never ends: no select needed
+		err := <-w.ch
+		pendingPool.Put(w)
+		return p.produceErr(err)
+	}
 	select {
 	case err := <-w.ch:
 		pendingPool.Put(w)
 		return p.produceErr(err)
-	case <-ctx.Done():
+	case <-done:
 		return fmt.Errorf("kafka: publish to %q: %w (the record may still be written)", p.topic, ctx.Err())
 	}
 }
@@ -178,6 +184,11 @@ func (p *Publisher) send(ctx context.Context, msg *sarama.ProducerMessage) error
 	defer p.mu.RUnlock()
 	if p.closed.Load() {
 		return fmt.Errorf("kafka: publish to %q: %w", p.topic, pubsub.ErrClosed)
+	}
+	select {
+	case p.prod.Input() <- msg:
+		return nil
+	default:
 	}
 	select {
 	case p.prod.Input() <- msg:

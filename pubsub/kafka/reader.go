@@ -147,7 +147,7 @@ func (r *Reader) Start() <-chan pubsub.SubscriberMessage {
 		}()
 		go func() {
 			defer close(r.runDone)
-			if stopping := r.deliver(r.ep, r.pc.Messages(), nil, nil); !stopping {
+			if stopping := r.deliver(r.ep, r.pc.Messages(), context.Background(), nil); !stopping {
 				r.log.LogAttrs(context.Background(), slog.LevelError, "kafka: reader's partition consumer ended", slog.String("reader", r.name))
 			}
 		}()

@@ -223,7 +223,7 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 		return nil
 	}
 	defer s.unregister(ep)
-	stopping := s.deliver(ep, claim.Messages(), sess.Context().Done(), s)
+	stopping := s.deliver(ep, claim.Messages(), sess.Context(), s)
 	if n := s.release(ep, stopping, s.cfg.RevokeTimeout); n > 0 && !stopping {
 		s.log.LogAttrs(context.Background(), slog.LevelWarn, "kafka: partition revoked with messages unsettled; they are delivered again",
 			slog.String("subscriber", s.name), slog.String("topic", topic), slog.Int("partition", int(part)), slog.Int("unsettled", n))
