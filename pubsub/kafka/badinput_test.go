@@ -154,3 +154,35 @@ func closedPort(t *testing.T) string {
 	_ = l.Close()
 	return addr
 }
+
+// TestTopicDeleted: a subscribed topic that is deleted ends the
+// subscriber: its channel closes and Err wraps ErrSubscriptionNotFound.
+func TestTopicDeleted(t *testing.T) {
+	addr := sharedBroker(t)
+	topic := createTopic(t, addr, 1)
+	produceN(t, addr, topic, "doomed", 1, 0)
+	s, err := kafka.NewSubscriber(t.Context(), testConfig(addr, []string{topic}, randomName("gizmo-g-")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(withTimeout(t, 5*time.Second)) })
+	ch := s.Start()
+	m := receiveN(t, ch, 1)[0]
+	_ = m.Done()
+	admin := newAdmin(t, addr)
+	if err := admin.DeleteTopic(topic); err != nil {
+		t.Fatal(err)
+	}
+	admin.Close()
+	select {
+	case m, ok := <-ch:
+		if ok {
+			t.Fatalf("delivered %q after the topic was deleted", m.Message())
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the subscriber of a deleted topic did not end within a minute")
+	}
+	if err := s.Err(); !errors.Is(err, pubsub.ErrSubscriptionNotFound) {
+		t.Errorf("Err = %v, want ErrSubscriptionNotFound", err)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -160,4 +162,69 @@ func TestRevokedSettle(t *testing.T) {
 	if err := m.Done(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// signalHandler is a slog handler that closes ch at the first record whose
+// message is msg.
+type signalHandler struct {
+	msg  string
+	ch   chan struct{}
+	once *sync.Once
+}
+
+func (h signalHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h signalHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.once.Do(func() { close(h.ch) })
+	}
+	return nil
+}
+func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h signalHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestRevokeGrace: messages Done while their partition is being revoked,
+// within RevokeTimeout, are committed before the partition moves, and the
+// next owner starts after them.
+func TestRevokeGrace(t *testing.T) {
+	addr := sharedBroker(t)
+	topic := createTopic(t, addr, 1)
+	group := randomName("gizmo-g-")
+	produceN(t, addr, topic, "grace", 5, 0)
+	cfg := testConfig(addr, []string{topic}, group)
+	cfg.RevokeTimeout = 10 * time.Second
+	revoking := make(chan struct{})
+	log := slog.New(signalHandler{msg: "kafka: partition revoked; waiting for its delivered messages", ch: revoking, once: new(sync.Once)})
+	first, err := kafka.NewSubscriber(t.Context(), cfg, kafka.WithLogger(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = first.Stop(withTimeout(t, 5*time.Second)) })
+	ms := receiveN(t, first.Start(), 3)
+	second, err := kafka.NewSubscriber(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = second.Stop(withTimeout(t, 5*time.Second)) })
+	ch2 := second.Start()
+	select {
+	case <-revoking:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the partition was not revoked from the first member")
+	}
+	for _, m := range ms {
+		if err := m.Done(); err != nil {
+			t.Fatalf("Done during the revoke's grace: %v", err)
+		}
+	}
+	var m pubsub.SubscriberMessage
+	select {
+	case m = <-ch2:
+	case m = <-first.Start():
+	case <-time.After(30 * time.Second):
+		t.Fatal("nobody got the partition after the revoke")
+	}
+	if off := m.(*kafka.Message).Record().Offset; off != 3 {
+		t.Fatalf("the partition's next owner starts at offset %d, want 3: the Dones of the grace were not committed", off)
+	}
+	_ = m.Done()
 }

@@ -13,13 +13,21 @@ import (
 	"github.com/seed8104ecd5/gizmo/pubsub"
 )
 
+// deliverBuffer is how many messages wait in the delivery channel for the
+// application. They are out as far as the partitions' watermarks go; Stop
+// takes them back before it waits for the rest. A few dozen spare the
+// partitions' goroutines a hand-off per message.
+const deliverBuffer = 64
+
 // core is what a Subscriber and a Reader share: the delivery channel, the
 // partitions' epochs, and Stop's drain.
 type core struct {
 	log  *slog.Logger
 	name string // for errors and logs
 
-	out      chan pubsub.SubscriberMessage // unbuffered
+	out      chan pubsub.SubscriberMessage // deliverBuffer messages
+	sendMu   sync.RWMutex                  // held for reading while sending on out; drain takes it to end the sends
+	noSend   bool                          // set under sendMu: nothing is sent on out any more
 	stopCh   chan struct{}                 // closed when Stop begins
 	drainEnd chan struct{}                 // closed when Stop's drain is over
 	idleCh   chan struct{}                 // capacity 1: nothing is out, while stopping
@@ -41,7 +49,7 @@ type core struct {
 func newCore(name string, log *slog.Logger) *core {
 	return &core{
 		log: log, name: name,
-		out:      make(chan pubsub.SubscriberMessage),
+		out:      make(chan pubsub.SubscriberMessage, deliverBuffer),
 		stopCh:   make(chan struct{}),
 		drainEnd: make(chan struct{}),
 		idleCh:   make(chan struct{}, 1),
@@ -124,20 +132,62 @@ func (c *core) deliver(ep *epoch, msgs <-chan *sarama.ConsumerMessage, revoked c
 			}
 		}
 		c.onIdle(1)
-		m := newMessage(ep, rec, seq, w)
-		select {
-		case c.out <- m:
-			continue
-		default:
+		if stop, sent := c.send(newMessage(ep, rec, seq, w), done); !sent {
+			ep.unsend(seq)
+			return stop
 		}
+	}
+}
+
+// send puts m on the delivery channel. It gives up when Stop begins
+// (stop) or the partition is revoked.
+func (c *core) send(m *Message, revoked <-chan struct{}) (stop, sent bool) {
+	c.sendMu.RLock()
+	defer c.sendMu.RUnlock()
+	if c.noSend {
+		return true, false
+	}
+	select {
+	case c.out <- m:
+		return false, true
+	default:
+	}
+	select {
+	case c.out <- m:
+		return false, true
+	case <-c.stopCh:
+		return true, false
+	case <-revoked:
+		return false, false
+	}
+}
+
+// takeBack ends the sends on the delivery channel and takes back the
+// messages waiting in it, as if they had never been sent.
+func (c *core) takeBack() {
+	c.sendMu.Lock() // every send under way sees stopCh and returns
+	c.noSend = true
+	c.sendMu.Unlock()
+	c.sweep()
+}
+
+// takeBackRevoked takes back the messages waiting in the delivery channel
+// when a group session ends: every partition of the session is revoked at
+// once, and the next session sends nothing before they are all released.
+func (c *core) takeBackRevoked() {
+	c.sendMu.Lock() // every send under way sees its session end and returns
+	defer c.sendMu.Unlock()
+	c.sweep()
+}
+
+func (c *core) sweep() {
+	for {
 		select {
-		case c.out <- m:
-		case <-c.stopCh:
-			ep.unsend(seq)
-			return true
-		case <-done:
-			ep.unsend(seq)
-			return false
+		case m := <-c.out:
+			km := m.(*Message)
+			km.ep.unsend(km.seq)
+		default:
+			return
 		}
 	}
 }
@@ -174,6 +224,7 @@ func (c *core) release(ep *epoch, stopping bool, grace time.Duration) int {
 func (c *core) drain(ctx context.Context) error {
 	c.stopping.Store(true)
 	close(c.stopCh)
+	c.takeBack()
 	for c.inflight.Load() > 0 {
 		select {
 		case <-c.idleCh:

@@ -48,11 +48,12 @@
 //
 // Delivery is at-least-once. A Subscriber reads each partition it is
 // assigned in a goroutine of its own, so partitions are delivered
-// concurrently, and delivers a partition's records in offset order, one at
-// a time, on an unbuffered channel: the first delivery of each record of
+// concurrently, and delivers a partition's records in offset order on one
+// channel, which buffers 64 messages: the first delivery of each record of
 // a partition (and so of a key) comes in the order the records were
-// written. sarama reads ahead, and those records are never delivered if
-// the partition is revoked or the subscriber stops.
+// written. sarama reads ahead; what it read, and what waits in the
+// channel's buffer when the subscriber stops, is never delivered by this
+// subscriber, and is read again by the partition's next owner.
 //
 // # Acknowledgement and commits
 //

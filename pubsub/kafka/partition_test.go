@@ -42,8 +42,8 @@ func TestWatermarkStopsAtFirstGap(t *testing.T) {
 	if st != redoOne || seq != s[2] {
 		t.Fatalf("the Nacked record is not queued for redelivery: %v %v", seq, st)
 	}
-	ep.settle(s[4], rec, true)  // 15
-	ep.settle(seq, rec, true) // 12 again: everything is Done, mark after the newest
+	ep.settle(s[4], rec, true) // 15
+	ep.settle(seq, rec, true)  // 12 again: everything is Done, mark after the newest
 	if want := []int64{12, 16}; !equal(marks, want) {
 		t.Fatalf("marks %v, want %v", marks, want)
 	}

@@ -137,7 +137,8 @@ func NewReader(ctx context.Context, cfg Config, partition int32, from Position, 
 	return r, nil
 }
 
-// Start begins delivering and returns the unbuffered channel.
+// Start begins delivering and returns the channel, which buffers a few
+// dozen messages; Stop takes back those not yet received.
 func (r *Reader) Start() <-chan pubsub.SubscriberMessage {
 	r.startOnce.Do(func() {
 		go func() {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -33,7 +34,8 @@ type Subscriber struct {
 	ctx          context.Context // the group's; cancelled once Stop's drain is over
 	cancel       context.CancelFunc
 	runDone      chan struct{}
-	neverStarted bool // Stop came before Start
+	neverStarted bool                  // Stop came before Start
+	gone         atomic.Pointer[error] // a subscribed topic was deleted: the terminal error
 }
 
 var (
@@ -94,8 +96,8 @@ func NewSubscriber(ctx context.Context, cfg Config, opts ...Option) (*Subscriber
 func (s *Subscriber) Client() sarama.Client { return s.client }
 
 // Start joins the group and returns the channel messages are delivered
-// on. It is unbuffered: a partition's goroutine holds one record while the
-// application is busy, and sarama prefetches more.
+// on. It buffers a few dozen messages, which Stop takes back if they were
+// not received; sarama reads further ahead.
 func (s *Subscriber) Start() <-chan pubsub.SubscriberMessage {
 	s.startOnce.Do(func() {
 		go s.logErrors()
@@ -130,6 +132,9 @@ func (s *Subscriber) run() error {
 	retries := 0
 	for {
 		err := s.group.Consume(s.ctx, s.cfg.Topics, h)
+		if g := s.gone.Load(); g != nil {
+			return *g
+		}
 		if s.ctx.Err() != nil || errors.Is(err, sarama.ErrClosedConsumerGroup) {
 			return nil
 		}
@@ -158,15 +163,31 @@ func (s *Subscriber) fail(err error) {
 		s.mu.Lock()
 		s.drained = true
 		s.mu.Unlock()
+		s.takeBack() // the sessions are over: nothing sends any more
 		_ = s.group.Close()
 		_ = s.client.Close()
 		s.finish(err, nil)
 	})
 }
 
+// logErrors logs what the group reports, and ends the subscriber if a
+// subscribed topic was deleted: sarama would otherwise retry its fetches
+// until the next metadata check, minutes later.
 func (s *Subscriber) logErrors() {
 	for err := range s.group.Errors() {
 		s.log.LogAttrs(context.Background(), slog.LevelWarn, "kafka: consumer group error", slog.String("subscriber", s.name), slog.Any("error", err))
+		if errors.Is(err, sarama.ErrUnknownTopicOrPartition) && s.gone.Load() == nil {
+			for _, t := range s.cfg.Topics {
+				if err := s.client.RefreshMetadata(t); errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+					gone := fmt.Errorf("kafka: %s: topic %q was deleted: %w: %w: %w", s.name, t, pubsub.ErrSubscriptionNotFound, pubsub.ErrTopicNotFound, err)
+					if s.gone.CompareAndSwap(nil, &gone) {
+						s.log.LogAttrs(context.Background(), slog.LevelError, "kafka: subscriber failed", slog.String("subscriber", s.name), slog.Any("error", gone))
+						s.cancel()
+					}
+					break
+				}
+			}
+		}
 	}
 }
 
@@ -224,6 +245,14 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 	}
 	defer s.unregister(ep)
 	stopping := s.deliver(ep, claim.Messages(), sess.Context(), s)
+	if !stopping && sess.Context().Err() != nil {
+		s.takeBackRevoked()
+	}
+	if !stopping {
+		s.log.LogAttrs(context.Background(), slog.LevelInfo, "kafka: partition revoked; waiting for its delivered messages",
+			slog.String("subscriber", s.name), slog.String("topic", topic), slog.Int("partition", int(part)),
+			slog.Duration("revoke_timeout", s.cfg.RevokeTimeout))
+	}
 	if n := s.release(ep, stopping, s.cfg.RevokeTimeout); n > 0 && !stopping {
 		s.log.LogAttrs(context.Background(), slog.LevelWarn, "kafka: partition revoked with messages unsettled; they are delivered again",
 			slog.String("subscriber", s.name), slog.String("topic", topic), slog.Int("partition", int(part)), slog.Int("unsettled", n))
