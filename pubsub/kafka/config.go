@@ -14,15 +14,26 @@ import (
 
 // Defaults of [Config], as its default tags state them.
 const (
-	DefaultVersion           = "2.8.0"
-	DefaultClientID          = "gizmo"
-	DefaultMaxMessageBytes   = 1000000
-	DefaultRevokeTimeout     = 10 * time.Second
-	DefaultCommitInterval    = time.Second
-	DefaultMaxUnsettled      = 10000
-	DefaultSessionTimeout    = 10 * time.Second
+	// DefaultVersion is the Kafka protocol version spoken (sarama's default).
+	DefaultVersion = "2.8.0"
+	// DefaultClientID names the client to the brokers.
+	DefaultClientID = "gizmo"
+	// DefaultMaxMessageBytes bounds a record, as sarama counts it.
+	DefaultMaxMessageBytes = 1000000
+	// DefaultRevokeTimeout is how long a revoked partition's deliveries
+	// may still be settled.
+	DefaultRevokeTimeout = 10 * time.Second
+	// DefaultCommitInterval is how often marked offsets are committed.
+	DefaultCommitInterval = time.Second
+	// DefaultMaxUnsettled bounds the records a partition holds from its
+	// oldest unsettled one on.
+	DefaultMaxUnsettled = 10000
+	// DefaultSessionTimeout is the group session timeout.
+	DefaultSessionTimeout = 10 * time.Second
+	// DefaultHeartbeatInterval is how often a member heartbeats.
 	DefaultHeartbeatInterval = 3 * time.Second
-	DefaultRebalanceTimeout  = 60 * time.Second
+	// DefaultRebalanceTimeout is how long a rebalance waits for members.
+	DefaultRebalanceTimeout = 60 * time.Second
 )
 
 // Config configures publishers, subscribers and readers. Load it with
@@ -115,8 +126,9 @@ type Config struct {
 	AutoCreateTopics bool `envconfig:"KAFKA_AUTO_CREATE_TOPICS" json:"auto_create_topics"`
 	// DialTimeout bounds connecting to a broker (and the SASL handshake).
 	DialTimeout time.Duration `envconfig:"KAFKA_DIAL_TIMEOUT" json:"dial_timeout" default:"10s"`
-	// ReadTimeout and WriteTimeout bound one request's response and send.
-	ReadTimeout  time.Duration `envconfig:"KAFKA_READ_TIMEOUT" json:"read_timeout" default:"30s"`
+	// ReadTimeout bounds the wait for one request's response.
+	ReadTimeout time.Duration `envconfig:"KAFKA_READ_TIMEOUT" json:"read_timeout" default:"30s"`
+	// WriteTimeout bounds sending one request.
 	WriteTimeout time.Duration `envconfig:"KAFKA_WRITE_TIMEOUT" json:"write_timeout" default:"30s"`
 
 	// TLS turns on TLS to the brokers, verified against the system roots
@@ -124,10 +136,11 @@ type Config struct {
 	TLS bool `envconfig:"KAFKA_TLS" json:"tls"`
 	// TLSCAFile is a PEM file of the CAs to trust instead of the system's.
 	TLSCAFile string `envconfig:"KAFKA_TLS_CA_FILE" json:"tls_ca_file"`
-	// TLSCertFile and TLSKeyFile are a PEM client certificate and key, for
-	// brokers that authenticate clients by certificate. Set both or neither.
+	// TLSCertFile is a PEM client certificate, for brokers that
+	// authenticate clients by certificate; with TLSKeyFile.
 	TLSCertFile string `envconfig:"KAFKA_TLS_CERT_FILE" json:"tls_cert_file"`
-	TLSKeyFile  string `envconfig:"KAFKA_TLS_KEY_FILE" json:"tls_key_file"`
+	// TLSKeyFile is the PEM key of TLSCertFile. Set both or neither.
+	TLSKeyFile string `envconfig:"KAFKA_TLS_KEY_FILE" json:"tls_key_file"`
 	// TLSServerName overrides the name checked in the brokers'
 	// certificates.
 	TLSServerName string `envconfig:"KAFKA_TLS_SERVER_NAME" json:"tls_server_name"`
@@ -138,8 +151,9 @@ type Config struct {
 	// "SCRAM-SHA-512". Empty means no SASL. Use it with TLS: PLAIN sends
 	// the password as is.
 	SASLMechanism string `envconfig:"KAFKA_SASL_MECHANISM" json:"sasl_mechanism"`
-	// SASLUser and SASLPassword are the SASL credentials.
-	SASLUser     string `envconfig:"KAFKA_SASL_USER" json:"sasl_user"`
+	// SASLUser is the SASL user name.
+	SASLUser string `envconfig:"KAFKA_SASL_USER" json:"sasl_user"`
+	// SASLPassword is the SASL password; package config never shows it.
 	SASLPassword string `envconfig:"KAFKA_SASL_PASSWORD" json:"sasl_password" secret:"true"`
 }
 

@@ -244,8 +244,9 @@ func (e *epoch) watermark() (int64, <-chan struct{}, bool) {
 // PartitionLag describes how far a group member is behind on one
 // partition it owns.
 type PartitionLag struct {
-	// Topic and Partition name the partition.
-	Topic     string
+	// Topic is the partition's topic.
+	Topic string
+	// Partition is the partition's number.
 	Partition int32
 	// HighWaterMark is the offset the next record produced to the
 	// partition gets, as of the last fetch.
