@@ -66,7 +66,10 @@
 // a crash, a restart or a rebalance, a record that was not Done is always
 // delivered again, and one that was Done may be, if a record before it was
 // not, or if its commit had not happened yet. Acknowledgements are not
-// independent. Done returns before the commit; [Message.DoneWait] waits
+// independent: one record left unsettled (say, one that pubsub.Consume
+// received just as it was stopping, and handed back) holds back the
+// commit of every later record of its partition, and a restart delivers
+// them all again. Done returns before the commit; [Message.DoneWait] waits
 // until the coordinator has an offset past the record.
 //
 // Nack hands the record back inside the process: the same subscriber
