@@ -74,6 +74,11 @@ func TestOutOfOrderDone(t *testing.T) {
 	if got := committed(); got != 3 {
 		t.Fatalf("committed offset %d with 0-2 and 4-6 Done and 3 Nacked; want 3, the first not Done", got)
 	}
+	lags := sub.Lag()
+	want := kafka.PartitionLag{Topic: topic, Partition: 0, HighWaterMark: 10, Marked: 3, Read: 10, Unsettled: 3, Lag: 7}
+	if len(lags) != 1 || lags[0] != want {
+		t.Errorf("Lag = %+v, want [%+v]: 3, 7 and 9 not Done; 4-6 and 8 Done behind 3", lags, want)
+	}
 	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	err = ms[8].DoneWait(short)
 	cancel()
