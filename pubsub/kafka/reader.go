@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -53,7 +54,9 @@ func (p Position) String() string {
 // [*Message]s, so [pubsub.Consume] runs over it as over a [Subscriber].
 // It commits nothing: Done moves [Reader.Resume], the offset to start from
 // to carry on, and Nack delivers the message again. Records are delivered
-// in offset order.
+// in offset order. If the topic is deleted, or sarama's partition consumer
+// stops for another reason, the channel closes and Err says why (wrapping
+// [pubsub.ErrTopicNotFound] for a deleted topic).
 type Reader struct {
 	*core
 	topic     string
@@ -64,6 +67,9 @@ type Reader struct {
 	pc        sarama.PartitionConsumer
 	ep        *epoch
 	runDone   chan struct{}
+	lastErr   atomic.Pointer[error] // the partition consumer's last error
+	ctx       context.Context       // cancelled when the topic is found deleted
+	cancel    context.CancelFunc
 }
 
 var (
@@ -132,6 +138,7 @@ func NewReader(ctx context.Context, cfg Config, partition int32, from Position, 
 		client: client, consumer: consumer, pc: pc,
 		runDone: make(chan struct{}),
 	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.ep = newEpoch(topic, partition, cfg.MaxUnsettled, nil, pc.HighWaterMarkOffset, r.onIdle)
 	r.register(r.ep)
 	return r, nil
@@ -142,18 +149,47 @@ func NewReader(ctx context.Context, cfg Config, partition int32, from Position, 
 func (r *Reader) Start() <-chan pubsub.SubscriberMessage {
 	r.startOnce.Do(func() {
 		go func() {
-			for err := range r.pc.Errors() {
+			for cerr := range r.pc.Errors() {
+				var err error = cerr
+				r.lastErr.Store(&err)
 				r.log.LogAttrs(context.Background(), slog.LevelWarn, "kafka: reader error", slog.String("reader", r.name), slog.Any("error", err))
+				// sarama retries a deleted topic's fetches for ever.
+				if errors.Is(err, sarama.ErrUnknownTopicOrPartition) && errors.Is(r.client.RefreshMetadata(r.topic), sarama.ErrUnknownTopicOrPartition) {
+					r.cancel()
+				}
 			}
 		}()
 		go func() {
-			defer close(r.runDone)
-			if stopping := r.deliver(r.ep, r.pc.Messages(), context.Background(), nil); !stopping {
-				r.log.LogAttrs(context.Background(), slog.LevelError, "kafka: reader's partition consumer ended", slog.String("reader", r.name))
+			stopping := r.deliver(r.ep, r.pc.Messages(), r.ctx, nil)
+			close(r.runDone)
+			if !stopping {
+				r.fail()
 			}
 		}()
 	})
 	return r.out
+}
+
+// fail ends the Reader after sarama's partition consumer stopped on its
+// own (the offset fell out of the partition's range, the topic was
+// deleted): the channel closes and Err says why.
+func (r *Reader) fail() {
+	r.stopOnce.Do(func() {
+		err := fmt.Errorf("kafka: %s: the partition consumer stopped", r.name)
+		if last := r.lastErr.Load(); last != nil {
+			err = fmt.Errorf("kafka: %s: the partition consumer stopped: %w", r.name, *last)
+			if errors.Is(*last, sarama.ErrUnknownTopicOrPartition) {
+				err = fmt.Errorf("kafka: %s: %w: %w", r.name, pubsub.ErrTopicNotFound, *last)
+			}
+		}
+		r.log.LogAttrs(context.Background(), slog.LevelError, "kafka: reader failed", slog.String("reader", r.name), slog.Any("error", err))
+		r.takeBack()
+		r.ep.close(true)
+		_ = r.pc.Close()
+		_ = r.consumer.Close()
+		_ = r.client.Close()
+		r.finish(err, nil)
+	})
 }
 
 // CanNack reports true: Nack delivers the message again.
@@ -181,6 +217,7 @@ func (r *Reader) Stop(ctx context.Context) error {
 		r.startOnce.Do(func() { close(r.runDone) })
 		derr := r.drain(ctx)
 		<-r.runDone
+		r.cancel()
 		var cerr error
 		if err := r.pc.Close(); err != nil {
 			cerr = err

@@ -91,3 +91,34 @@ func TestReader(t *testing.T) {
 	}
 	_ = m.Done()
 }
+
+// TestReaderTopicDeleted: a Reader whose topic is deleted ends, with an
+// error wrapping ErrTopicNotFound, rather than wait forever.
+func TestReaderTopicDeleted(t *testing.T) {
+	addr := sharedBroker(t)
+	topic := createTopic(t, addr, 1)
+	produceN(t, addr, topic, "doomed", 1, 0)
+	r, err := kafka.NewReader(t.Context(), testConfig(addr, []string{topic}, ""), 0, kafka.Oldest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Stop(withTimeout(t, 5*time.Second)) })
+	ch := r.Start()
+	_ = receiveN(t, ch, 1)[0].Done()
+	admin := newAdmin(t, addr)
+	if err := admin.DeleteTopic(topic); err != nil {
+		t.Fatal(err)
+	}
+	admin.Close()
+	select {
+	case m, ok := <-ch:
+		if ok {
+			t.Fatalf("delivered %q after the topic was deleted", m.Message())
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the reader of a deleted topic did not end within a minute")
+	}
+	if err := r.Err(); !errors.Is(err, pubsub.ErrTopicNotFound) {
+		t.Errorf("Err = %v, want ErrTopicNotFound", err)
+	}
+}
