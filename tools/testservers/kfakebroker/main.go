@@ -2,14 +2,18 @@
 // in Go, as a process of its own on 127.0.0.1, for gizmo's Kafka tests.
 //
 //	kfakebroker -ports 9092 [-partitions 3] [-data-dir DIR] [-no-auto-create]
+//	            [-sasl-user MECHANISM:USER:PASSWORD ...] [-tls-cert FILE -tls-key FILE]
 //
 // With -data-dir, topics, records and group offsets survive a clean stop
 // (SIGTERM or SIGINT); topics made by auto-creation survive only a clean
-// stop, while those made with CreateTopics are written at once. It prints
+// stop, while those made with CreateTopics are written at once. Each
+// -sasl-user (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512) turns SASL on and
+// adds a superuser; -tls-cert and -tls-key serve TLS. It prints
 // "KFAKE READY <addresses>" once it listens.
 package main
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"os"
@@ -26,14 +30,40 @@ func main() {
 	partitions := flag.Int("partitions", 3, "partitions of an auto-created topic")
 	dataDir := flag.String("data-dir", "", "directory to keep data in across restarts (empty: memory only)")
 	noAuto := flag.Bool("no-auto-create", false, "refuse produce and metadata requests for unknown topics")
+	var users []string
+	flag.Func("sasl-user", "MECHANISM:USER:PASSWORD of a SASL superuser; turns SASL on (repeatable)", func(v string) error {
+		if strings.Count(v, ":") < 2 {
+			return fmt.Errorf("want MECHANISM:USER:PASSWORD, got %q", v)
+		}
+		users = append(users, v)
+		return nil
+	})
+	cert := flag.String("tls-cert", "", "PEM certificate to serve TLS with (with -tls-key)")
+	key := flag.String("tls-key", "", "PEM key of -tls-cert")
 	flag.Parse()
-	if err := run(*ports, *partitions, *dataDir, !*noAuto); err != nil {
+	var extra []kfake.Opt
+	for _, u := range users {
+		parts := strings.SplitN(u, ":", 3)
+		extra = append(extra, kfake.Superuser(parts[0], parts[1], parts[2]))
+	}
+	if len(users) > 0 {
+		extra = append(extra, kfake.EnableSASL())
+	}
+	if *cert != "" || *key != "" {
+		pair, err := tls.LoadX509KeyPair(*cert, *key)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "kfakebroker: -tls-cert, -tls-key:", err)
+			os.Exit(2)
+		}
+		extra = append(extra, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}))
+	}
+	if err := run(*ports, *partitions, *dataDir, !*noAuto, extra); err != nil {
 		fmt.Fprintln(os.Stderr, "kfakebroker:", err)
 		os.Exit(1)
 	}
 }
 
-func run(portList string, partitions int, dataDir string, autoCreate bool) error {
+func run(portList string, partitions int, dataDir string, autoCreate bool, extra []kfake.Opt) error {
 	if portList == "" {
 		return fmt.Errorf("-ports is required")
 	}
@@ -56,6 +86,7 @@ func run(portList string, partitions int, dataDir string, autoCreate bool) error
 	if dataDir != "" {
 		opts = append(opts, kfake.DataDir(dataDir))
 	}
+	opts = append(opts, extra...)
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return err
