@@ -3,12 +3,10 @@ package http_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -174,7 +172,7 @@ func (h *harness) CreateSubscription(_ context.Context, t testing.TB, topic stri
 func (h *harness) NewPublisher(ctx context.Context, topic string) (pubsub.Publisher, error) {
 	cfg := h.cfg
 	cfg.URL = topic
-	return pubsubhttp.NewPublisher(ctx, cfg, pubsubhttp.WithPublisherLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	return pubsubhttp.NewPublisher(ctx, cfg)
 }
 
 func (h *harness) NewSubscriber(_ context.Context, name string) (pubsub.Subscriber, error) {
