@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"hash/maphash"
 	"sync"
 	"time"
 )
@@ -21,15 +22,25 @@ type Deduplicator interface {
 }
 
 // MemoryDeduplicator is a [Deduplicator] in memory: it remembers each ID
-// for a window, and at most a number of IDs, forgetting the oldest first.
+// for a window, and about a capacity of IDs, forgetting the oldest first.
+// IDs are spread over shards, each with its own lock and its share of the
+// capacity, so that concurrent requests rarely wait for each other; when
+// the store is full, the ID forgotten is the oldest of its shard.
 type MemoryDeduplicator struct {
-	window   time.Duration
-	capacity int
+	window time.Duration
+	seed   maphash.Seed
+	shards [dedupShards]dedupShard
+}
 
-	mu    sync.Mutex
-	until map[string]time.Time // id -> when it is forgotten
-	queue []dedupEntry         // the same, oldest first; queue[head:] is live
-	head  int
+// dedupShards is the number of shards of a MemoryDeduplicator.
+const dedupShards = 32
+
+type dedupShard struct {
+	mu       sync.Mutex
+	capacity int
+	until    map[string]time.Time // id -> when it is forgotten
+	queue    []dedupEntry         // the same, oldest first; queue[head:] is live
+	head     int
 }
 
 type dedupEntry struct {
@@ -40,53 +51,65 @@ type dedupEntry struct {
 var _ Deduplicator = (*MemoryDeduplicator)(nil)
 
 // NewMemoryDeduplicator returns a store that remembers an ID for window,
-// and at most capacity IDs (values below 1 mean 1).
+// and at most about capacity IDs (each shard holds capacity/32, at least
+// one).
 func NewMemoryDeduplicator(window time.Duration, capacity int) *MemoryDeduplicator {
-	return &MemoryDeduplicator{window: window, capacity: max(capacity, 1), until: make(map[string]time.Time)}
+	d := &MemoryDeduplicator{window: window, seed: maphash.MakeSeed()}
+	per := max((capacity+dedupShards-1)/dedupShards, 1)
+	for i := range d.shards {
+		d.shards[i] = dedupShard{capacity: per, until: make(map[string]time.Time)}
+	}
+	return d
+}
+
+func (d *MemoryDeduplicator) shard(id string) *dedupShard {
+	return &d.shards[maphash.String(d.seed, id)%dedupShards]
 }
 
 // Seen reports whether id was recorded within the window.
 func (d *MemoryDeduplicator) Seen(_ context.Context, id string) (bool, error) {
 	now := time.Now()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.prune(now)
-	u, ok := d.until[id]
+	s := d.shard(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.prune(now)
+	u, ok := s.until[id]
 	return ok && now.Before(u), nil
 }
 
 // Acked records id for the window.
 func (d *MemoryDeduplicator) Acked(_ context.Context, id string) error {
 	now := time.Now()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.prune(now)
-	for len(d.until) >= d.capacity {
-		d.drop()
+	s := d.shard(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.prune(now)
+	for len(s.until) >= s.capacity {
+		s.drop()
 	}
 	u := now.Add(d.window)
-	d.until[id] = u
-	d.queue = append(d.queue, dedupEntry{id, u})
+	s.until[id] = u
+	s.queue = append(s.queue, dedupEntry{id, u})
 	return nil
 }
 
-// prune forgets the IDs whose window has passed. d.mu must be held.
-func (d *MemoryDeduplicator) prune(now time.Time) {
-	for d.head < len(d.queue) && !now.Before(d.queue[d.head].until) {
-		d.drop()
+// prune forgets the IDs whose window has passed. s.mu must be held.
+func (s *dedupShard) prune(now time.Time) {
+	for s.head < len(s.queue) && !now.Before(s.queue[s.head].until) {
+		s.drop()
 	}
 }
 
-// drop forgets the oldest entry. d.mu must be held.
-func (d *MemoryDeduplicator) drop() {
-	e := d.queue[d.head]
-	d.queue[d.head] = dedupEntry{}
-	d.head++
-	if d.until[e.id] == e.until {
-		delete(d.until, e.id)
+// drop forgets the oldest entry. s.mu must be held.
+func (s *dedupShard) drop() {
+	e := s.queue[s.head]
+	s.queue[s.head] = dedupEntry{}
+	s.head++
+	if s.until[e.id] == e.until {
+		delete(s.until, e.id)
 	}
-	if d.head > len(d.queue)/2 && d.head > 1024 {
-		d.queue = append(d.queue[:0], d.queue[d.head:]...)
-		d.head = 0
+	if s.head > len(s.queue)/2 && s.head > 1024 {
+		s.queue = append(s.queue[:0], s.queue[s.head:]...)
+		s.head = 0
 	}
 }

@@ -19,33 +19,53 @@ func TestMemoryDeduplicator(t *testing.T) {
 		}
 		return ok
 	}
-	d := pubsubhttp.NewMemoryDeduplicator(time.Hour, 3)
-	for _, id := range []string{"a", "b", "c", "d"} {
-		_ = d.Acked(ctx, id)
+	d := pubsubhttp.NewMemoryDeduplicator(time.Hour, 1000)
+	for i := range 500 {
+		_ = d.Acked(ctx, fmt.Sprint("id-", i))
 	}
-	if seen(d, "a") || !seen(d, "b") || !seen(d, "c") || !seen(d, "d") {
-		t.Error("over capacity, the oldest ID must go first, and only it")
-	}
-	_ = d.Acked(ctx, "b") // refreshed: now the newest
-	_ = d.Acked(ctx, "e")
-	if !seen(d, "b") || seen(d, "c") || !seen(d, "d") || !seen(d, "e") {
-		t.Error("an ID acknowledged again must count from its latest acknowledgement")
+	for i := range 500 {
+		if !seen(d, fmt.Sprint("id-", i)) {
+			t.Fatalf("id-%d was forgotten within the window and under the capacity", i)
+		}
 	}
 	if seen(d, "never") {
 		t.Error("an ID never acknowledged was seen")
+	}
+
+	// Over capacity the oldest go: after 5000 IDs a store of about 1000
+	// holds about the last 1000, and surely the last 100.
+	for i := 500; i < 5000; i++ {
+		_ = d.Acked(ctx, fmt.Sprint("id-", i))
+	}
+	kept := 0
+	for i := range 5000 {
+		if seen(d, fmt.Sprint("id-", i)) {
+			kept++
+			if i < 3000 {
+				t.Errorf("id-%d, among the oldest 3000 of 5000, is still remembered by a store of 1000", i)
+			}
+		}
+	}
+	if kept > 1024 || kept < 700 {
+		t.Errorf("a store of 1000 remembers %d of 5000 IDs", kept)
+	}
+	for i := 4900; i < 5000; i++ {
+		if !seen(d, fmt.Sprint("id-", i)) {
+			t.Errorf("id-%d, among the newest 100, was forgotten", i)
+		}
+	}
+
+	// An ID acknowledged again counts from its latest acknowledgement.
+	small := pubsubhttp.NewMemoryDeduplicator(time.Hour, 1) // one per shard
+	_ = small.Acked(ctx, "again")
+	_ = small.Acked(ctx, "again")
+	if !seen(small, "again") {
+		t.Error("an ID acknowledged twice was forgotten")
 	}
 
 	short := pubsubhttp.NewMemoryDeduplicator(time.Nanosecond, 10)
 	_ = short.Acked(ctx, "x")
 	for seen(short, "x") { // the window passes
 		time.Sleep(time.Millisecond)
-	}
-
-	big := pubsubhttp.NewMemoryDeduplicator(time.Hour, 1000)
-	for i := range 5000 {
-		_ = big.Acked(ctx, fmt.Sprint(i))
-	}
-	if seen(big, "3999") || !seen(big, "4000") || !seen(big, "4999") {
-		t.Error("a store of 1000 after 5000 IDs must hold exactly the last 1000")
 	}
 }

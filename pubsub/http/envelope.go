@@ -131,10 +131,10 @@ func badRequest(format string, args ...any) *requestError {
 	return &requestError{status: http.StatusBadRequest, reason: fmt.Sprintf(format, args...)}
 }
 
-// decodeRequest decodes a push request's headers and body in whichever of
-// the accepted formats it is. It does not check SNS signatures, which needs
-// the network, nor the subscriber's limits.
-func decodeRequest(h http.Header, body []byte, accepts func(Format) bool) (*incoming, *requestError) {
+// decodeRequest decodes a push request's headers and body, in whichever of
+// the accepted formats it is, into in. It does not check SNS signatures,
+// which needs the network, nor the subscriber's limits.
+func decodeRequest(h http.Header, body []byte, accepts func(Format) bool, in *incoming) *requestError {
 	var f Format
 	switch {
 	case h.Get("X-Amz-Sns-Message-Type") != "":
@@ -144,18 +144,18 @@ func decodeRequest(h http.Header, body []byte, accepts func(Format) bool) (*inco
 	case isJSON(h.Get("Content-Type")):
 		f = FormatPubSub
 	default:
-		return nil, badRequest("not a push request: no %s header (raw format), no application/json body (Pub/Sub push) and no x-amz-sns-message-type header (SNS)", HeaderID)
+		return badRequest("not a push request: no %s header (raw format), no application/json body (Pub/Sub push) and no x-amz-sns-message-type header (SNS)", HeaderID)
 	}
 	if !accepts(f) {
-		return nil, &requestError{status: http.StatusUnsupportedMediaType, reason: fmt.Sprintf("the %s format is not accepted here", f)}
+		return &requestError{status: http.StatusUnsupportedMediaType, reason: fmt.Sprintf("the %s format is not accepted here", f)}
 	}
 	switch f {
 	case FormatRaw:
-		return decodeRaw(h, body)
+		return decodeRaw(h, body, in)
 	case FormatPubSub:
-		return decodePubSub(body)
+		return decodePubSub(body, in)
 	default:
-		return decodeSNS(h, body)
+		return decodeSNS(h, body, in)
 	}
 }
 
@@ -164,55 +164,56 @@ func isJSON(contentType string) bool {
 	return err == nil && mt == contentTypeJSON
 }
 
-func decodeRaw(h http.Header, body []byte) (*incoming, *requestError) {
+func decodeRaw(h http.Header, body []byte, in *incoming) *requestError {
 	ids := h.Values(HeaderID)
 	if len(ids) != 1 || !validID(ids[0]) {
-		return nil, badRequest("header %s: want one message ID of 1 to %d printable ASCII characters, got %q", HeaderID, maxIDLen, ids)
+		return badRequest("header %s: want one message ID of 1 to %d printable ASCII characters, got %q", HeaderID, maxIDLen, ids)
 	}
 	attempt, ok := positiveHeader(h, HeaderAttempt)
 	if !ok || attempt > 1<<30 {
-		return nil, badRequest("header %s: %q is not a positive attempt number", HeaderAttempt, h.Values(HeaderAttempt))
+		return badRequest("header %s: %q is not a positive attempt number", HeaderAttempt, h.Values(HeaderAttempt))
 	}
 	wattrs, repeated := rawAttributes(h)
 	if repeated != "" {
-		return nil, badRequest("header %s: given more than once", repeated)
+		return badRequest("header %s: given more than once", repeated)
 	}
 	payload, key, attrs, err := wire.Decode(body, wattrs)
 	if err != nil {
-		return nil, badRequest("%v", err)
+		return badRequest("%v", err)
 	}
-	return &incoming{format: FormatRaw, id: ids[0], key: key, payload: payload, attrs: attrs, attempt: int(attempt), wbytes: attrBytes(wattrs)}, nil
+	*in = incoming{format: FormatRaw, id: ids[0], key: key, payload: payload, attrs: attrs, attempt: int(attempt), wbytes: attrBytes(wattrs)}
+	return nil
 }
 
-func decodePubSub(body []byte) (*incoming, *requestError) {
+func decodePubSub(body []byte, in *incoming) *requestError {
 	var w pubsubWire
 	if err := json.Unmarshal(body, &w); err != nil {
-		return nil, badRequest("Pub/Sub push envelope: %v", err)
+		return badRequest("Pub/Sub push envelope: %v", err)
 	}
 	m := w.Message
 	if m == nil {
-		return nil, badRequest("Pub/Sub push envelope: no message member")
+		return badRequest("Pub/Sub push envelope: no message member")
 	}
 	id := m.MessageID
 	if id == "" {
 		id = m.MessageIDSnake
 	}
 	if !validID(id) {
-		return nil, badRequest("Pub/Sub push envelope: message.messageId %q: want 1 to %d printable ASCII characters", id, maxIDLen)
+		return badRequest("Pub/Sub push envelope: message.messageId %q: want 1 to %d printable ASCII characters", id, maxIDLen)
 	}
 	var data []byte
 	if m.Data != nil {
 		var err error
 		if data, err = base64.StdEncoding.DecodeString(*m.Data); err != nil {
-			return nil, badRequest("Pub/Sub push envelope: message.data is not base64: %v", err)
+			return badRequest("Pub/Sub push envelope: message.data is not base64: %v", err)
 		}
 	}
 	if w.DeliveryAttempt < 0 || w.DeliveryAttempt > 1<<30 {
-		return nil, badRequest("Pub/Sub push envelope: deliveryAttempt %d is out of range", w.DeliveryAttempt)
+		return badRequest("Pub/Sub push envelope: deliveryAttempt %d is out of range", w.DeliveryAttempt)
 	}
 	payload, key, attrs, err := wire.Decode(data, m.Attributes)
 	if err != nil {
-		return nil, badRequest("Pub/Sub push envelope: %v", err)
+		return badRequest("Pub/Sub push envelope: %v", err)
 	}
 	if m.OrderingKey != "" {
 		key = m.OrderingKey
@@ -225,40 +226,41 @@ func decodePubSub(body []byte) (*incoming, *requestError) {
 		Subscription:    w.Subscription,
 		DeliveryAttempt: w.DeliveryAttempt,
 	}
-	return &incoming{
+	*in = incoming{
 		format: FormatPubSub, id: id, key: key, payload: payload, attrs: attrs, attempt: w.DeliveryAttempt,
 		wbytes: attrBytes(m.Attributes) + len(m.OrderingKey), pubsub: push,
-	}, nil
+	}
+	return nil
 }
 
-func decodeSNS(h http.Header, body []byte) (*incoming, *requestError) {
+func decodeSNS(h http.Header, body []byte, in *incoming) *requestError {
 	if h.Get("X-Amz-Sns-Rawdelivery") == "true" {
-		return nil, badRequest("SNS raw message delivery is not accepted: it carries no signature and no attributes; turn RawMessageDelivery off")
+		return badRequest("SNS raw message delivery is not accepted: it carries no signature and no attributes; turn RawMessageDelivery off")
 	}
 	var n SNSNotification
 	if err := json.Unmarshal(body, &n); err != nil {
-		return nil, badRequest("SNS message: %v", err)
+		return badRequest("SNS message: %v", err)
 	}
 	if ht := h.Get("X-Amz-Sns-Message-Type"); n.Type != ht {
-		return nil, badRequest("SNS message: Type %q, but the x-amz-sns-message-type header says %q", n.Type, ht)
+		return badRequest("SNS message: Type %q, but the x-amz-sns-message-type header says %q", n.Type, ht)
 	}
 	switch n.Type {
 	case snsNotification, snsSubscribe, snsUnsubscribe:
 	default:
-		return nil, badRequest("SNS message: unknown Type %q", n.Type)
+		return badRequest("SNS message: unknown Type %q", n.Type)
 	}
 	if !validID(n.MessageID) {
-		return nil, badRequest("SNS message: MessageId %q: want 1 to %d printable ASCII characters", n.MessageID, maxIDLen)
+		return badRequest("SNS message: MessageId %q: want 1 to %d printable ASCII characters", n.MessageID, maxIDLen)
 	}
 	if n.TopicArn == "" {
-		return nil, badRequest("SNS message: no TopicArn")
+		return badRequest("SNS message: no TopicArn")
 	}
-	in := &incoming{format: FormatSNS, id: n.MessageID, sns: &n}
+	*in = incoming{format: FormatSNS, id: n.MessageID, sns: &n}
 	if n.Type != snsNotification {
 		if n.Type == snsSubscribe && n.SubscribeURL == "" {
-			return nil, badRequest("SNS SubscriptionConfirmation: no SubscribeURL")
+			return badRequest("SNS SubscriptionConfirmation: no SubscribeURL")
 		}
-		return in, nil
+		return nil
 	}
 	wattrs := make(map[string]string, len(n.MessageAttributes))
 	for name, a := range n.MessageAttributes {
@@ -266,7 +268,7 @@ func decodeSNS(h http.Header, body []byte) (*incoming, *requestError) {
 		if a.Type == "Binary" {
 			b, err := base64.StdEncoding.DecodeString(a.Value)
 			if err != nil || !utf8.Valid(b) {
-				return nil, badRequest("SNS message: Binary attribute %q: want base64 of UTF-8 text", name)
+				return badRequest("SNS message: Binary attribute %q: want base64 of UTF-8 text", name)
 			}
 			v = string(b)
 		}
@@ -274,8 +276,8 @@ func decodeSNS(h http.Header, body []byte) (*incoming, *requestError) {
 	}
 	payload, key, attrs, err := wire.Decode([]byte(n.Message), wattrs)
 	if err != nil {
-		return nil, badRequest("SNS message: %v", err)
+		return badRequest("SNS message: %v", err)
 	}
 	in.key, in.payload, in.attrs, in.wbytes = key, payload, attrs, attrBytes(wattrs)
-	return in, nil
+	return nil
 }

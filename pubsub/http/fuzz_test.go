@@ -50,7 +50,8 @@ func FuzzDecodeRequest(f *testing.F) {
 			}
 			h.Set("X-Amz-Sns-Message-Type", typ)
 		}
-		in, rerr := decodeRequest(h, body, func(Format) bool { return true })
+		in := new(incoming)
+		rerr := decodeRequest(h, body, func(Format) bool { return true }, in)
 		if rerr != nil {
 			if rerr.status < 400 || rerr.status > 499 || rerr.reason == "" {
 				t.Fatalf("refusal %d %q: want a 4xx with a reason", rerr.status, rerr.reason)

@@ -67,9 +67,13 @@ func attrBytes(wattrs map[string]string) int {
 	return n
 }
 
+// rawContentType is the Content-Type value of raw requests, shared:
+// header values are never changed in place.
+var rawContentType = []string{contentTypeRaw}
+
 // setRawHeaders puts the message ID and the wire attributes on h.
 func setRawHeaders(h http.Header, id string, wattrs map[string]string) {
-	h["Content-Type"] = []string{contentTypeRaw}
+	h["Content-Type"] = rawContentType
 	h[HeaderID] = []string{id}
 	for name, v := range wattrs {
 		// The wire name is lower case; the canonical form of the header

@@ -19,7 +19,7 @@ import (
 // 503. Done returns at once; DoneWait also waits until the answer is
 // written.
 type Message struct {
-	in      *incoming
+	in      incoming
 	req     *http.Request
 	settled atomic.Uint32 // pubsub.Settlement of the first Done or Nack
 	state   atomic.Uint32 // a leaseState
@@ -29,8 +29,11 @@ type Message struct {
 	deadline time.Time // when the lease ends
 	limit    time.Time // the latest deadline an extension may set
 
-	written  chan struct{} // closed once the answer to Done is written
-	writeErr error         // set before written is closed
+	// Guarded by mu: whether the answer to Done is written, with what
+	// error, and the channel DoneWait waits on, made on demand.
+	wrote    bool
+	writeErr error
+	written  chan struct{}
 }
 
 var (
@@ -141,11 +144,34 @@ func (m *Message) DoneWait(ctx context.Context) error {
 	if leaseState(m.state.Load()) != leaseAcked {
 		return nil
 	}
+	m.mu.Lock()
+	if m.wrote {
+		err := m.writeErr
+		m.mu.Unlock()
+		return err
+	}
+	if m.written == nil {
+		m.written = make(chan struct{})
+	}
+	ch := m.written
+	m.mu.Unlock()
 	select {
-	case <-m.written:
+	case <-ch:
+		m.mu.Lock()
+		defer m.mu.Unlock()
 		return m.writeErr
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// answered records that the answer to Done was written, with err.
+func (m *Message) answered(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.wrote, m.writeErr = true, err
+	if m.written != nil {
+		close(m.written)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -29,9 +30,9 @@ import (
 // [pubsub.MultiPublisher] and is safe for concurrent use.
 type Publisher struct {
 	cfg       Config
-	url       *url.URL
-	target    string // url as sent
-	shown     string // url for errors and logs, without user info
+	tmpl      *http.Request // a POST to the URL, copied for every request
+	shown     string        // the URL for errors and logs, without user info
+	basicAuth string        // the Authorization the URL's user info asks for
 	client    *http.Client
 	transport *http.Transport // ours, closed by Close; nil with WithHTTPClient
 	log       *slog.Logger
@@ -68,8 +69,17 @@ func NewPublisher(ctx context.Context, cfg Config, opts ...PublisherOption) (*Pu
 		}
 	}
 	p := &Publisher{
-		cfg: cfg, url: u, target: u.String(), shown: u.Redacted(),
-		log: o.logger, header: o.header, idPrefix: newIDPrefix(),
+		cfg: cfg, shown: u.Redacted(), log: o.logger, header: o.header, idPrefix: newIDPrefix(),
+		tmpl: &http.Request{
+			Method: http.MethodPost, URL: u, Host: u.Host,
+			Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		},
+	}
+	if u.User != nil {
+		// http.Client would send the URL's user info as basic auth; the
+		// publisher's own transport is used without a client.
+		pw, _ := u.User.Password()
+		p.basicAuth = "Basic " + base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pw))
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -140,7 +150,9 @@ func newIDPrefix() string {
 }
 
 func (p *Publisher) newID() string {
-	return p.idPrefix + "-" + strconv.FormatUint(p.idSeq.Add(1), 36)
+	var b [48]byte
+	id := append(append(b[:0], p.idPrefix...), '-')
+	return string(strconv.AppendUint(id, p.idSeq.Add(1), 36))
 }
 
 // begin registers a publish; it fails once the publisher is closed.
@@ -229,6 +241,9 @@ func (p *Publisher) encode(key string, payload []byte, attrs map[string]string, 
 		}
 		out.body = body
 		out.header["Content-Type"] = []string{contentTypeJSON}
+	} else if key == "" && len(attrs) == 0 {
+		out.body = payload
+		setRawHeaders(out.header, id, nil)
 	} else {
 		body, wattrs := rawCodec.Encode(key, payload, attrs)
 		if n := attrBytes(wattrs); n > p.cfg.MaxAttributeBytes {
@@ -239,6 +254,9 @@ func (p *Publisher) encode(key string, payload []byte, attrs map[string]string, 
 	}
 	if p.cfg.Secret != "" {
 		out.header.Set(p.cfg.SecretHeader, p.cfg.Secret)
+	}
+	if p.basicAuth != "" {
+		out.header["Authorization"] = []string{p.basicAuth}
 	}
 	return out, nil
 }

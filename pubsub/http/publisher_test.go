@@ -370,8 +370,11 @@ func TestPublisherReusesConnections(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := conns.Load(); n > workers+1 {
-		t.Errorf("%d concurrent publishers opened %d connections in all, want at most %d", workers, n, workers+1)
+	// net/http may dial while it waits for a connection to come back to
+	// the pool, and then keep both: allow one spare per publisher. Without
+	// reuse this would be one connection per request, over 240.
+	if n := conns.Load(); n > 2*workers+1 {
+		t.Errorf("%d concurrent publishers opened %d connections in all, want at most %d", workers, n, 2*workers+1)
 	}
 }
 

@@ -5,9 +5,11 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/seed8104ecd5/gizmo/web"
@@ -30,18 +32,18 @@ func (s *Subscriber) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, http.StatusUnauthorized, reason)
 		return
 	}
-	if ok, reason := s.admit(); !ok {
+	if reason := s.notServing(); reason != "" {
 		s.refuse(w, r, http.StatusServiceUnavailable, reason)
 		return
 	}
-	defer s.leave()
 	body, rerr := s.readBody(w, r)
 	if rerr != nil {
 		s.refuse(w, r, rerr.status, rerr.reason)
 		return
 	}
-	in, rerr := decodeRequest(r.Header, body, s.accepts)
-	if rerr != nil {
+	m := &Message{req: r}
+	in := &m.in
+	if rerr := decodeRequest(r.Header, body, s.accepts, in); rerr != nil {
 		s.refuse(w, r, rerr.status, rerr.reason)
 		return
 	}
@@ -67,7 +69,7 @@ func (s *Subscriber) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.deliver(w, r, in, arrived)
+	s.deliver(w, r, m, arrived)
 }
 
 // authenticate returns why r is refused, or "".
@@ -98,10 +100,15 @@ func (s *Subscriber) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *
 	if r.ContentLength > limit {
 		return nil, tooLarge(r.ContentLength, limit)
 	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
+	if r.ContentLength >= 0 {
+		// The server reads no more than the declared length.
+		body := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, badRequest("reading the body: %v", err)
+		}
+		return body, nil
 	}
+	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -124,7 +131,7 @@ const maxSenderTimeout = 24 * time.Hour
 
 // deliver puts the message on the channel, waits for its outcome and
 // answers.
-func (s *Subscriber) deliver(w http.ResponseWriter, r *http.Request, in *incoming, arrived time.Time) {
+func (s *Subscriber) deliver(w http.ResponseWriter, r *http.Request, m *Message, arrived time.Time) {
 	limit := arrived.Add(s.cfg.MaxLease)
 	if ms, ok := positiveHeader(r.Header, HeaderTimeout); ok && ms > 0 {
 		patience := min(time.Duration(min(ms, int64(maxSenderTimeout/time.Millisecond)))*time.Millisecond, maxSenderTimeout)
@@ -132,15 +139,16 @@ func (s *Subscriber) deliver(w http.ResponseWriter, r *http.Request, in *incomin
 		limit = minTime(limit, arrived.Add(patience))
 	}
 	deadline := minTime(arrived.Add(s.cfg.AckDeadline), limit)
-	m := &Message{in: in, req: r, outcome: make(chan struct{}), written: make(chan struct{}), deadline: deadline, limit: limit}
-	if !s.toSend(m) {
-		s.refuse(w, r, http.StatusServiceUnavailable, "the subscriber is stopping")
+	m.outcome, m.deadline, m.limit = make(chan struct{}), deadline, limit
+	if ok, reason := s.enter(m); !ok {
+		s.refuse(w, r, http.StatusServiceUnavailable, reason)
 		return
 	}
+	defer s.exit(m)
 	// A message waits for a consumer at most half its lease, so that it is
 	// never delivered with less than half of it left.
-	timer := time.NewTimer(time.Until(arrived.Add(deadline.Sub(arrived) / 2)))
-	defer timer.Stop()
+	timer := getTimer(time.Until(arrived.Add(deadline.Sub(arrived) / 2)))
+	defer putTimer(timer)
 	sent, why := false, ""
 	select {
 	case s.ch <- m:
@@ -152,7 +160,11 @@ func (s *Subscriber) deliver(w http.ResponseWriter, r *http.Request, in *incomin
 	case <-r.Context().Done(): // the sender hung up: nobody to answer
 	}
 	if !sent {
-		s.answered(m)
+		// Out of delivered before Stop looks, so that Stop does not count
+		// it as handed back.
+		s.mu.Lock()
+		delete(s.delivered, m)
+		s.mu.Unlock()
 		s.senders.Done()
 		if why != "" {
 			s.refuse(w, r, http.StatusServiceUnavailable, why)
@@ -160,7 +172,6 @@ func (s *Subscriber) deliver(w http.ResponseWriter, r *http.Request, in *incomin
 		return
 	}
 	s.senders.Done()
-	defer s.answered(m)
 	timer.Reset(time.Until(deadline))
 	for {
 		select {
@@ -195,9 +206,11 @@ func (s *Subscriber) answer(w http.ResponseWriter, r *http.Request, m *Message) 
 		w.WriteHeader(http.StatusNoContent)
 		err := http.NewResponseController(w).Flush()
 		if err != nil && !errors.Is(err, http.ErrNotSupported) {
-			m.writeErr = fmt.Errorf("pubsub/http: message %s: writing the 204 answer: %w", m.in.id, err)
+			err = fmt.Errorf("pubsub/http: message %s: writing the 204 answer: %w", m.in.id, err)
+		} else {
+			err = nil
 		}
-		close(m.written)
+		m.answered(err)
 		return
 	case leaseGone:
 		return
@@ -266,4 +279,24 @@ func minTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// timers recycles the timer of each request.
+var timers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
+func getTimer(d time.Duration) *time.Timer {
+	t := timers.Get().(*time.Timer)
+	t.Reset(d)
+	return t
+}
+
+// putTimer stops t and recycles it. Since Go 1.23 a stopped timer's
+// channel holds no stale tick, so the next Reset starts clean.
+func putTimer(t *time.Timer) {
+	t.Stop()
+	timers.Put(t)
 }

@@ -64,11 +64,13 @@ const maxErrorBody = 512
 // connection for reuse; a longer body closes it.
 const maxDrain = 64 << 10
 
-// send posts req until it is accepted, a permanent error occurs, or the
+// send posts out until it is accepted, a permanent error occurs, or the
 // publish's deadline (ctx, Config.Timeout) makes another try pointless.
 func (p *Publisher) send(ctx context.Context, out *outgoing) error {
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
-	defer cancel()
+	deadline := time.Now().Add(p.cfg.Timeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
 	delivered := 0
 	for attempt := 1; ; attempt++ {
 		header := out.header
@@ -76,7 +78,7 @@ func (p *Publisher) send(ctx context.Context, out *outgoing) error {
 			// The transport may still read the last attempt's header.
 			header = out.header.Clone()
 		}
-		retryAfter, wasDelivered, err := p.attempt(ctx, out, header, delivered+1)
+		retryAfter, wasDelivered, err := p.attempt(ctx, deadline, out, header, delivered+1)
 		if err == nil {
 			return nil
 		}
@@ -90,8 +92,8 @@ func (p *Publisher) send(ctx context.Context, out *outgoing) error {
 			return p.fail(out, attempt, err)
 		}
 		wait := max(p.backoff(attempt), retryAfter)
-		if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
-			return p.fail(out, attempt, fmt.Errorf("%w: the next try, in %v, would come after the deadline (last error: %w)", context.DeadlineExceeded, wait.Round(time.Millisecond), err))
+		if !time.Now().Add(wait).Before(deadline) {
+			return p.fail(out, attempt, fmt.Errorf("%w: the publish's deadline passes before the next try, in %v (last error: %w)", context.DeadlineExceeded, wait.Round(time.Millisecond), err))
 		}
 		p.log.LogAttrs(ctx, slog.LevelDebug, "pubsub/http: publish failed; retrying",
 			slog.String("url", p.shown), slog.String("message_id", out.id), slog.Int("attempt", attempt),
@@ -110,46 +112,79 @@ func (p *Publisher) fail(out *outgoing, attempts int, err error) error {
 	return fmt.Errorf("pubsub/http: publish message %s to %s: %d attempts: %w", out.id, p.shown, attempts, err)
 }
 
-// attempt makes one request. It returns nil once the receiver accepted
-// the message; otherwise the error, how long the receiver asked to wait
-// (Retry-After), and whether it says the message reached a consumer.
-func (p *Publisher) attempt(ctx context.Context, out *outgoing, header http.Header, attempt int) (retryAfter time.Duration, delivered bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.AttemptTimeout)
+// attemptOne is the HeaderAttempt value of most requests, shared: header
+// values are never changed in place.
+var attemptOne = []string{"1"}
+
+// attempt makes one request, bounded by AttemptTimeout and the publish's
+// deadline. It returns nil once the receiver accepted the message;
+// otherwise the error, how long the receiver asked to wait (Retry-After),
+// and whether it says the message reached a consumer.
+func (p *Publisher) attempt(ctx context.Context, deadline time.Time, out *outgoing, header http.Header, attempt int) (retryAfter time.Duration, delivered bool, err error) {
+	dl := time.Now().Add(p.cfg.AttemptTimeout)
+	if deadline.Before(dl) {
+		dl = deadline
+	}
+	ctx, cancel := context.WithDeadline(ctx, dl)
 	defer cancel()
 	if p.header != nil {
 		if err := p.header(ctx, header); err != nil {
 			return 0, false, &hookError{err}
 		}
 	}
-	if p.cfg.Format == FormatRaw {
+	body := out.body
+	switch {
+	case p.cfg.Format == FormatPubSub:
+		body = withDeliveryAttempt(body, attempt)
+	case attempt == 1:
+		header[HeaderAttempt] = attemptOne
+	default:
 		header[HeaderAttempt] = []string{strconv.Itoa(attempt)}
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		header[HeaderTimeout] = []string{strconv.FormatInt(time.Until(dl).Milliseconds(), 10)}
-	}
-	body := out.body
-	if p.cfg.Format == FormatPubSub {
-		body = withDeliveryAttempt(body, attempt)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.target, bytes.NewReader(body))
-	if err != nil {
-		return 0, false, &hookError{err} // cannot happen: the URL was checked
-	}
-	req.Header = header
-	resp, err := p.client.Do(req)
+	header[HeaderTimeout] = []string{strconv.FormatInt(time.Until(dl).Milliseconds(), 10)}
+	resp, err := p.roundTrip(p.request(ctx, header, body))
 	if err != nil {
 		return 0, false, err
 	}
 	defer resp.Body.Close()
 	delivered = resp.Header.Get(HeaderDelivered) != ""
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+		if resp.Body != http.NoBody {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+		}
 		return 0, false, nil
 	}
 	head, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 	serr := &StatusError{URL: p.shown, StatusCode: resp.StatusCode, Body: printable(head)}
 	return parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), delivered, serr
+}
+
+// request builds a POST of body from the publisher's template, which
+// saves parsing the URL for every request.
+func (p *Publisher) request(ctx context.Context, header http.Header, body []byte) *http.Request {
+	req := p.tmpl.WithContext(ctx)
+	req.Header = header
+	req.ContentLength = int64(len(body))
+	if len(body) == 0 {
+		req.Body = http.NoBody
+		return req
+	}
+	// net/http knows an io.NopCloser of a *bytes.Reader is in memory, and
+	// writes the headers and the body with one write instead of two.
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	return req
+}
+
+// roundTrip sends req through the publisher's own transport, which needs
+// none of http.Client's redirect and cookie handling, or through the
+// client given with WithHTTPClient.
+func (p *Publisher) roundTrip(req *http.Request) (*http.Response, error) {
+	if p.transport != nil {
+		return p.transport.RoundTrip(req)
+	}
+	return p.client.Do(req)
 }
 
 // withDeliveryAttempt sets deliveryAttempt in a Pub/Sub push envelope

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/seed8104ecd5/gizmo/pubsub"
@@ -33,15 +34,24 @@ type Subscriber struct {
 	done    chan struct{} // closed when Stop has finished
 	senders sync.WaitGroup
 
+	serving atomic.Int32 // servingNo, servingYes, servingStopped: for a check without the lock
+
 	mu        sync.Mutex
 	started   bool
 	stopping  bool
-	active    int                   // requests being served
+	active    int                   // messages entered, not yet answered
 	quiet     chan struct{}         // closed once stopping and active is 0
 	delivered map[*Message]struct{} // on the channel or delivered, not yet answered
 	stopOnce  sync.Once
 	stopErr   error
 }
+
+// The values of Subscriber.serving.
+const (
+	servingNo int32 = iota
+	servingYes
+	servingStopped
+)
 
 var (
 	_ pubsub.Subscriber    = (*Subscriber)(nil)
@@ -110,6 +120,7 @@ func (s *Subscriber) Start() <-chan pubsub.SubscriberMessage {
 	defer s.mu.Unlock()
 	if !s.stopping {
 		s.started = true
+		s.serving.Store(servingYes)
 	}
 	return s.ch
 }
@@ -163,6 +174,7 @@ func (s *Subscriber) stop(ctx context.Context) {
 	defer close(s.done)
 	s.mu.Lock()
 	s.stopping = true
+	s.serving.Store(servingStopped)
 	close(s.stopCh)
 	if s.active == 0 {
 		close(s.quiet)
@@ -189,8 +201,21 @@ func (s *Subscriber) stop(ctx context.Context) {
 	}
 }
 
-// admit registers a request, unless the subscriber is not serving.
-func (s *Subscriber) admit() (ok bool, reason string) {
+// notServing returns why the subscriber refuses requests, or "" while it
+// serves. It is the cheap early check; enter decides under the lock.
+func (s *Subscriber) notServing() string {
+	switch s.serving.Load() {
+	case servingNo:
+		return "the subscriber has not started"
+	case servingStopped:
+		return "the subscriber is stopping"
+	}
+	return ""
+}
+
+// enter registers m as on its way onto the channel, unless the subscriber
+// is not serving.
+func (s *Subscriber) enter(m *Message) (ok bool, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -200,34 +225,18 @@ func (s *Subscriber) admit() (ok bool, reason string) {
 		return false, "the subscriber has not started"
 	}
 	s.active++
+	s.senders.Add(1)
+	s.delivered[m] = struct{}{}
 	return true, ""
 }
 
-// leave unregisters a request.
-func (s *Subscriber) leave() {
+// exit forgets m once its request is answered (or given up).
+func (s *Subscriber) exit(m *Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	delete(s.delivered, m)
 	s.active--
 	if s.stopping && s.active == 0 {
 		close(s.quiet)
 	}
-}
-
-// toSend registers m as on its way onto the channel, unless stopping.
-func (s *Subscriber) toSend(m *Message) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopping {
-		return false
-	}
-	s.senders.Add(1)
-	s.delivered[m] = struct{}{}
-	return true
-}
-
-// answered forgets m once its request is answered.
-func (s *Subscriber) answered(m *Message) {
-	s.mu.Lock()
-	delete(s.delivered, m)
-	s.mu.Unlock()
 }
