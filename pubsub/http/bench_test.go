@@ -24,7 +24,8 @@ var benchPayload = bytes.Repeat([]byte("x"), 64)
 // posting to a handler that reads the body and answers 200; impl=gizmo is
 // a Publisher posting to a push Subscriber whose messages consumer
 // goroutines take from its channel and acknowledge with Done, which
-// answers 204. Both clients keep up to 64 idle connections.
+// answers 204. Both clients keep up to 64 idle connections. Besides msgs/s
+// it reports the process's CPU time per message (client and server).
 // docs/benchmarks.md has the numbers and the script that alternates the
 // two.
 func BenchmarkThroughput(b *testing.B) {
@@ -62,7 +63,7 @@ func runPublishers(b *testing.B, pubs int, send func() error) {
 	var wg sync.WaitGroup
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu := time.Now(), processCPU(b)
 	for range pubs {
 		wg.Go(func() {
 			for left.Add(-1) >= 0 {
@@ -76,6 +77,9 @@ func runPublishers(b *testing.B, pubs int, send func() error) {
 	wg.Wait()
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+	// CPU time per message, client and server together: steadier than
+	// msgs/s on a shared machine, where the CPU share varies.
+	b.ReportMetric(float64(processCPU(b)-cpu)/float64(time.Microsecond)/float64(b.N), "cpu-µs/msg")
 }
 
 func benchBare(b *testing.B, pubs int) {

@@ -100,8 +100,10 @@ func (s *Subscriber) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *
 	if r.ContentLength > limit {
 		return nil, tooLarge(r.ContentLength, limit)
 	}
-	if r.ContentLength >= 0 {
-		// The server reads no more than the declared length.
+	if r.ContentLength >= 0 && r.ContentLength <= smallBody {
+		// The server reads no more than the declared length. A larger
+		// body grows its buffer as it arrives, so that a declared length
+		// alone does not make the subscriber allocate.
 		body := make([]byte, r.ContentLength)
 		if _, err := io.ReadFull(r.Body, body); err != nil {
 			return nil, badRequest("reading the body: %v", err)
@@ -118,6 +120,10 @@ func (s *Subscriber) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *
 	}
 	return buf.Bytes(), nil
 }
+
+// smallBody is the largest declared body length read into a buffer of
+// exactly that size.
+const smallBody = 64 << 10
 
 func tooLarge(n, limit int64) *requestError {
 	if n < 0 {
