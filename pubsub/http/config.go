@@ -31,21 +31,42 @@ const (
 // Defaults of [Config], applied to zero fields by the constructors and by
 // package config's Defaults source.
 const (
-	DefaultTimeout           = 2 * time.Minute
-	DefaultAttemptTimeout    = 30 * time.Second
-	DefaultInitialBackoff    = 100 * time.Millisecond
-	DefaultMaxBackoff        = 10 * time.Second
-	DefaultConcurrency       = 16
-	DefaultMaxIdleConns      = 64
-	DefaultSecretHeader      = "Gizmo-Secret"
-	DefaultMaxPayloadBytes   = 1 << 20 // 1 MiB
-	DefaultMaxAttributes     = 100
-	DefaultMaxAttributeBytes = 64 << 10 // 64 KiB
-	DefaultMaxBodyBytes      = 2 << 20  // 2 MiB: a 1 MiB payload in base64 in a Pub/Sub envelope, with room for attributes
-	DefaultAckDeadline       = 10 * time.Second
-	DefaultMaxLease          = 25 * time.Second // under server.Config's default 30s write timeout
-	DefaultDedupWindow       = 5 * time.Minute
-	DefaultDedupCapacity     = 100_000
+	// DefaultTimeout bounds a whole publish, retries included.
+	DefaultTimeout = 2 * time.Minute
+	// DefaultAttemptTimeout bounds one attempt; it is above
+	// DefaultMaxLease, so that a publisher outwaits a subscriber's longest
+	// lease.
+	DefaultAttemptTimeout = 30 * time.Second
+	// DefaultInitialBackoff is the wait before the first retry.
+	DefaultInitialBackoff = 100 * time.Millisecond
+	// DefaultMaxBackoff caps the wait between retries.
+	DefaultMaxBackoff = 10 * time.Second
+	// DefaultConcurrency is PublishBatch's bound on requests in flight.
+	DefaultConcurrency = 16
+	// DefaultMaxIdleConns is how many idle connections the publisher keeps.
+	DefaultMaxIdleConns = 64
+	// DefaultSecretHeader carries Config.Secret.
+	DefaultSecretHeader = "Gizmo-Secret"
+	// DefaultMaxPayloadBytes is the largest payload published (1 MiB).
+	DefaultMaxPayloadBytes = 1 << 20
+	// DefaultMaxAttributes is the most attributes a message may have.
+	DefaultMaxAttributes = 100
+	// DefaultMaxAttributeBytes bounds a message's key and attributes as
+	// sent (64 KiB).
+	DefaultMaxAttributeBytes = 64 << 10
+	// DefaultMaxBodyBytes is the largest body the subscriber reads (2 MiB):
+	// a 1 MiB payload in base64 in a Pub/Sub envelope, with room for
+	// attributes.
+	DefaultMaxBodyBytes = 2 << 20
+	// DefaultAckDeadline is a delivery's lease (Pub/Sub's default too).
+	DefaultAckDeadline = 10 * time.Second
+	// DefaultMaxLease caps an extended lease, under server.Config's
+	// default 30s write timeout.
+	DefaultMaxLease = 25 * time.Second
+	// DefaultDedupWindow is how long acknowledged IDs are remembered.
+	DefaultDedupWindow = 5 * time.Minute
+	// DefaultDedupCapacity is how many acknowledged IDs are remembered.
+	DefaultDedupCapacity = 100_000
 )
 
 // Config configures a [Publisher] (NewPublisher) and a [Subscriber]
