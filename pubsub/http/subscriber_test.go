@@ -187,7 +187,9 @@ func TestSubscriberNotServing(t *testing.T) {
 // TestSubscriberAnswers checks the answer each outcome gets.
 func TestSubscriberAnswers(t *testing.T) {
 	t.Parallel()
-	cfg := pubsubhttp.Config{AckDeadline: 500 * time.Millisecond, MaxLease: 2 * time.Second}
+	// A lease of 2s: the test takes each message well within half of it,
+	// even on a loaded machine, and the lapse case waits it out.
+	cfg := pubsubhttp.Config{AckDeadline: 2 * time.Second, MaxLease: 4 * time.Second}
 	_, ch, srv := startSub(t, cfg)
 	for _, tc := range []struct {
 		name      string
@@ -255,10 +257,10 @@ func TestSubscriberLeaseHonoursTheSendersTimeout(t *testing.T) {
 	t.Parallel()
 	_, ch, srv := startSub(t, pubsubhttp.Config{AckDeadline: 10 * time.Second, MaxLease: time.Minute})
 	res := make(chan response, 1)
-	go func() { res <- post(t, srv.URL, rawHeader("patient", pubsubhttp.HeaderTimeout, "3000"), "x") }()
+	go func() { res <- post(t, srv.URL, rawHeader("patient", pubsubhttp.HeaderTimeout, "10000"), "x") }()
 	m := recv(t, ch)
-	if err := m.ExtendDoneDeadline(5 * time.Second); err == nil || !strings.Contains(err.Error(), pubsubhttp.HeaderTimeout) {
-		t.Errorf("ExtendDoneDeadline past the sender's Gizmo-Timeout of 3s = %v, want an error naming it", err)
+	if err := m.ExtendDoneDeadline(15 * time.Second); err == nil || !strings.Contains(err.Error(), pubsubhttp.HeaderTimeout) {
+		t.Errorf("ExtendDoneDeadline past the sender's Gizmo-Timeout of 10s = %v, want an error naming it", err)
 	}
 	if err := m.ExtendDoneDeadline(time.Second); err != nil {
 		t.Errorf("ExtendDoneDeadline within the sender's timeout = %v", err)
