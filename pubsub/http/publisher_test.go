@@ -250,17 +250,19 @@ func TestPublisherAttemptTimeout(t *testing.T) {
 	}))
 	defer srv.Close()
 	cfg := fastRetries(srv.URL)
-	cfg.AttemptTimeout = 300 * time.Millisecond
+	cfg.AttemptTimeout = time.Second
 	if err := newPub(t, cfg).PublishRaw(t.Context(), "", []byte("x")); err != nil {
-		t.Fatalf("PublishRaw = %v, want nil: the second attempt is answered", err)
+		t.Fatalf("PublishRaw = %v, want nil: the attempts after the first are answered", err)
 	}
-	if n := calls.Load(); n != 2 {
-		t.Errorf("%d attempts, want 2", n)
+	// Two, unless a loaded machine also made the second one slower than a
+	// second.
+	if n := calls.Load(); n < 2 {
+		t.Errorf("%d attempts, want the hanging one given up and another", n)
 	}
 	v, _ := timeouts.Load(int32(1))
 	var ms int
-	if _, err := fmt.Sscan(v.(string), &ms); err != nil || ms <= 0 || ms > 300 {
-		t.Errorf("%s = %q, want the attempt's timeout in ms, at most 300", pubsubhttp.HeaderTimeout, v)
+	if _, err := fmt.Sscan(v.(string), &ms); err != nil || ms <= 0 || ms > 1000 {
+		t.Errorf("%s = %q, want the attempt's timeout in ms, at most 1000", pubsubhttp.HeaderTimeout, v)
 	}
 }
 
