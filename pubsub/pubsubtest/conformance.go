@@ -1,11 +1,13 @@
 package pubsubtest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"sync"
 	"testing"
 	"time"
 
@@ -84,6 +86,19 @@ const (
 	// FeatureRestart: the harness can restart the backend's server
 	// ([Restarter]), and publishers and subscribers ride it out.
 	FeatureRestart Feature = "Restart"
+	// FeatureBacklog: a subscription keeps the messages published while
+	// none of its subscribers runs, and Publish returns once the broker
+	// holds the message. A backend without a broker (HTTP push, where a
+	// publish is a request that the subscriber answers once the message is
+	// settled) lacks it: its Publish returns only once a subscriber has
+	// settled the message. Declaring the gap skips the Backlog case and
+	// makes every other case publish in the background while it goes on to
+	// subscribe (see suite.publishing).
+	FeatureBacklog Feature = "Backlog"
+	// FeatureFanOut: every subscription of a topic gets every message
+	// published to it. A backend whose topic is one endpoint (HTTP push)
+	// lacks it.
+	FeatureFanOut Feature = "FanOut"
 )
 
 // Capabilities tells the suite how long to wait, what limits to test and
@@ -129,7 +144,8 @@ type Capabilities struct {
 type suite struct {
 	h    Harness
 	caps Capabilities
-	run  string // unique per call, prefixed to payloads
+	run  string   // unique per call, prefixed to payloads
+	bg   sync.Map // testing.TB -> *background, where FeatureBacklog is a gap
 }
 
 type conformanceCase struct {
@@ -186,9 +202,9 @@ var conformanceCases = []conformanceCase{
 	{name: "RoundTrip", fn: testRoundTrip},
 	{name: "Rules", fn: testRules},
 	{name: "Limits", fn: testLimits},
-	{name: "Backlog", fn: testBacklog},
+	{name: "Backlog", feature: FeatureBacklog, fn: testBacklog},
 	{name: "CompetingConsumers", fn: testCompetingConsumers},
-	{name: "FanOut", fn: testFanOut},
+	{name: "FanOut", feature: FeatureFanOut, fn: testFanOut},
 	{name: "Batch", feature: FeatureBatch, fn: testBatch},
 	{name: "BatchKeyOrder", feature: FeatureBatch, fn: testBatchKeyOrder},
 	{name: "Deduplication", feature: FeatureDeduplication, fn: testDeduplication},
@@ -321,11 +337,84 @@ func (s *suite) stop(t testing.TB, r pubsub.Subscriber) (err error, ok bool) {
 	}
 }
 
+// publish publishes payload under key. Where the backend keeps a backlog
+// it returns once the broker holds the message, failing the test if it
+// does not; where FeatureBacklog is a gap it publishes in the background
+// (see publishing) and reports a failure with t.Errorf.
 func (s *suite) publish(t testing.TB, p pubsub.Publisher, key string, payload []byte, opts ...pubsub.PublishOption) {
 	t.Helper()
-	if err := p.PublishRaw(t.Context(), key, payload, opts...); err != nil {
-		t.Fatalf("PublishRaw(key %q, payload %.80q): %v", key, payload, err)
+	if !s.gap(FeatureBacklog) {
+		if err := p.PublishRaw(t.Context(), key, payload, opts...); err != nil {
+			t.Fatalf("PublishRaw(key %q, payload %.80q): %v", key, payload, err)
+		}
+		return
 	}
+	// The caller may change payload and the attributes once publish
+	// returns (BufferReuse does), before the background publish reads
+	// them: take copies now.
+	payload = bytes.Clone(payload)
+	o := pubsub.ApplyPublishOptions(opts...)
+	copied := []pubsub.PublishOption{pubsub.WithAttributes(o.Attributes)}
+	if o.DeduplicationID != "" {
+		copied = append(copied, pubsub.WithDeduplicationID(o.DeduplicationID))
+	}
+	s.publishing(t, key, func(ctx context.Context) {
+		if err := p.PublishRaw(ctx, key, payload, copied...); err != nil && ctx.Err() == nil {
+			t.Errorf("PublishRaw(key %q, payload %.80q) in the background: %v", key, payload, err)
+		}
+	})
+}
+
+// background holds one test's background publishes.
+type background struct {
+	mu   sync.Mutex
+	last map[string]chan struct{} // order -> closed when its latest call returns
+	wg   sync.WaitGroup
+}
+
+// publishing runs fn, which publishes with the context it is given, and
+// returns a function that waits until fn has returned.
+//
+// Where the backend keeps a backlog, fn runs at once with t.Context() and
+// wait returns at once. Where FeatureBacklog is a gap, Publish returns
+// only once a subscriber has settled the message, so that a case which
+// publishes and then subscribes would wait for itself: fn runs in the
+// background instead, while the case goes on to subscribe. Calls with the
+// same non-empty order run one after another, each once the one before
+// it has returned, as a caller publishing in a loop sees them; the rest
+// run concurrently. fn gets t.Context(), which ends just before the
+// test's cleanups run, and the test waits for fn before it finishes, so
+// fn may report failures with t.Errorf (not t.Fatalf) while ctx is live.
+func (s *suite) publishing(t testing.TB, order string, fn func(ctx context.Context)) (wait func()) {
+	if !s.gap(FeatureBacklog) {
+		fn(t.Context())
+		return func() {}
+	}
+	v, loaded := s.bg.LoadOrStore(t, &background{last: make(map[string]chan struct{})})
+	b := v.(*background)
+	if !loaded {
+		t.Cleanup(func() {
+			b.wg.Wait()
+			s.bg.Delete(t)
+		})
+	}
+	done := make(chan struct{})
+	b.mu.Lock()
+	var prev chan struct{}
+	if order != "" {
+		prev = b.last[order]
+		b.last[order] = done
+	}
+	b.mu.Unlock()
+	ctx := t.Context()
+	b.wg.Go(func() {
+		defer close(done)
+		if prev != nil {
+			<-prev
+		}
+		fn(ctx)
+	})
+	return func() { <-done }
 }
 
 // confRecv returns the next message from ch, failing the test if none arrives

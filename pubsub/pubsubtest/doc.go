@@ -23,7 +23,10 @@
 // to test right at (payload bytes, attribute count); a harness whose server
 // can be restarted implements [Restarter]. Features the backend cannot
 // provide are declared as gaps with a reason ([Feature]); only the cases
-// for a declared gap are skipped.
+// for a declared gap are skipped. A backend without a broker (HTTP push)
+// declares [FeatureBacklog]: its Publish returns only once a subscriber
+// has settled the message, so the cases then publish in the background,
+// keeping each key's publish order, while they subscribe.
 //
 // The cases cover the round trip of keys, attributes and payloads that
 // need the wire encoding, the contract's rules and limits, fan-out,
