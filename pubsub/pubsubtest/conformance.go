@@ -84,6 +84,10 @@ const (
 	// FeatureRestart: the harness can restart the backend's server
 	// ([Restarter]), and publishers and subscribers ride it out.
 	FeatureRestart Feature = "Restart"
+	// FeatureFanOut: a topic delivers each message to every subscription
+	// it has. A backend where the topic and the subscription are one
+	// queue (SQS used alone) has no fan-out.
+	FeatureFanOut Feature = "FanOut"
 )
 
 // Capabilities tells the suite how long to wait, what limits to test and
@@ -188,7 +192,7 @@ var conformanceCases = []conformanceCase{
 	{name: "Limits", fn: testLimits},
 	{name: "Backlog", fn: testBacklog},
 	{name: "CompetingConsumers", fn: testCompetingConsumers},
-	{name: "FanOut", fn: testFanOut},
+	{name: "FanOut", feature: FeatureFanOut, fn: testFanOut},
 	{name: "Batch", feature: FeatureBatch, fn: testBatch},
 	{name: "BatchKeyOrder", feature: FeatureBatch, fn: testBatchKeyOrder},
 	{name: "Deduplication", feature: FeatureDeduplication, fn: testDeduplication},
