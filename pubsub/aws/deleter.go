@@ -180,6 +180,7 @@ func (d *deleter) send(batch []*Message) {
 				switch {
 				case r.err == nil:
 					s.stats.deleted.Add(1)
+					s.drop(m)
 					m.finishAck(nil)
 				case r.kind == errRetry && attempt < deleteAttempts:
 					retry = append(retry, m)
@@ -202,14 +203,15 @@ func (d *deleter) send(batch []*Message) {
 	}
 }
 
-// fail records that the deletes of ms failed for good. The messages are
-// not extended any more, so they come back when their visibility ends.
+// fail records that the deletes of ms failed for good. The heartbeat
+// lets them go, so they come back when their visibility ends.
 func (d *deleter) fail(ms []*Message, err error) {
 	s := d.s
 	s.stats.deleteFailures.Add(uint64(len(ms)))
 	ids := make([]string, len(ms))
 	for i, m := range ms {
 		ids[i] = m.id
+		s.drop(m)
 		m.finishAck(fmt.Errorf("aws: delete message %s: %w; it will be delivered again", m.id, err))
 	}
 	s.log.LogAttrs(context.Background(), slog.LevelError, "aws: deleting messages failed for good; they will be delivered again",

@@ -8,6 +8,8 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/seed8104ecd5/gizmo/pubsub"
 )
 
 // changeVisibility sets m's visibility timeout to secs from now. The
@@ -81,8 +83,9 @@ func (s *Subscriber) handBackAll(ms []*Message, reason string) {
 // heartbeat extends the visibility of the messages the subscriber holds,
 // every Heartbeat, until quit is closed. A message is extended when less
 // than half its lease plus one period is left, so that a prefetched message
-// is never delivered with less than half its lease, and a delivered one
-// until MaxExtension has passed since its delivery.
+// is never delivered with less than half its lease; a delivered one until
+// it is settled or MaxExtension has passed since its delivery; and one
+// that is Done until its delete is through.
 func (s *Subscriber) heartbeat(quit <-chan struct{}) {
 	t := time.NewTicker(s.cfg.Heartbeat)
 	defer t.Stop()
@@ -110,10 +113,12 @@ func (s *Subscriber) dueForExtension(due []*Message) []*Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for m := range s.held {
-		if m.lost.Load() || m.left(now) >= threshold || m.Settlement() != 0 {
+		st := m.Settlement()
+		if m.lost.Load() || m.left(now) >= threshold || st == pubsub.Nacked {
 			continue
 		}
-		if m.delivered {
+		// A Done whose delete is pending is always kept alive.
+		if m.delivered && st == pubsub.Unsettled {
 			if s.cfg.MaxExtension < 0 || now-m.deliveredAt >= s.cfg.MaxExtension {
 				if !m.maxedOut {
 					m.maxedOut = true
@@ -137,7 +142,7 @@ func (s *Subscriber) extend(ms []*Message) {
 		if !m.vis.TryLock() {
 			continue
 		}
-		if m.Settlement() != 0 || m.lost.Load() { // settled since it was found due
+		if m.Settlement() == pubsub.Nacked || m.lost.Load() { // handed back since it was found due
 			m.vis.Unlock()
 			continue
 		}

@@ -39,6 +39,7 @@ type Message struct {
 	// Guarded by s.mu.
 	delivered   bool
 	deliveredAt time.Duration
+	counted     bool // delivered, unsettled, and counted in s.outstanding
 	maxedOut    bool // the heartbeat reached MaxExtension
 
 	ack    chan struct{} // closed once Done failed, or the delete is confirmed or failed for good
@@ -108,12 +109,13 @@ func (m *Message) Done() error {
 	if err == nil && m.s.del.add(m) != nil {
 		err = fmt.Errorf("aws: done message %s: the subscriber has stopped: %w: %w", m.id, pubsub.ErrStopped, pubsub.ErrLeaseLost)
 	}
-	m.s.release(m)
+	m.s.settled(m)
 	if err != nil {
+		m.s.drop(m)
 		m.finishAck(err)
 		return err
 	}
-	return nil
+	return nil // the deleter drops the lease once the delete is done
 }
 
 // DoneWait acknowledges the message like Done, then waits until SQS has
@@ -193,14 +195,14 @@ func (m *Message) ExtendDoneDeadline(d time.Duration) error {
 // message's visibility timeout to secs.
 func (m *Message) handBack(op string, secs int32) error {
 	s := m.s
+	defer s.drop(m)
+	s.settled(m)
 	if err := m.usable(op); err != nil {
-		s.release(m)
 		return err
 	}
 	m.vis.Lock()
 	err := s.changeVisibility(m, secs)
 	m.vis.Unlock()
-	s.release(m)
 	if err != nil {
 		kind := classify(err)
 		if kind == errLeaseLost {

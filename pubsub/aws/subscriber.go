@@ -58,7 +58,7 @@ type Subscriber struct {
 	credits     int                   // room left for prefetched messages
 	creditCh    chan struct{}         // closed when credits come back
 	held        map[*Message]struct{} // every message whose lease the subscriber keeps
-	outstanding int                   // held messages delivered to the application
+	outstanding int                   // messages delivered and not yet settled (Message.counted)
 	drained     chan struct{}         // closed when outstanding reaches zero in Stop
 	stopping    bool
 	failed      bool
@@ -382,8 +382,9 @@ func (s *Subscriber) deliver() {
 		}
 		s.stats.delivered.Add(1)
 		s.mu.Lock()
-		if _, held := s.held[m]; held { // not settled already
-			m.delivered, m.deliveredAt = true, s.now()
+		m.delivered, m.deliveredAt = true, s.now()
+		if m.Settlement() == pubsub.Unsettled { // the application may have settled it already
+			m.counted = true
 			s.outstanding++
 		}
 		s.mu.Unlock()
@@ -444,27 +445,33 @@ func (s *Subscriber) refresh(m *Message) bool {
 	if classify(err) == errLeaseLost {
 		m.markLost()
 	}
-	s.release(m)
+	s.drop(m)
 	s.log.LogAttrs(context.Background(), slog.LevelWarn, "aws: a prefetched message's lease ran low and could not be extended; it comes back when its visibility ends",
 		slog.String("queue", s.q.name), slog.String("message_id", m.id), slog.Any("error", err))
 	return false
 }
 
-// release forgets m's lease: it was settled, lost or handed back.
-func (s *Subscriber) release(m *Message) {
+// settled records that the application settled m: it no longer counts as
+// outstanding. Its lease may still be kept (a Done's delete is pending).
+func (s *Subscriber) settled(m *Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.held[m]; !ok {
+	if !m.counted {
 		return
 	}
-	delete(s.held, m)
-	if m.delivered {
-		s.outstanding--
-		if s.outstanding == 0 && s.drained != nil {
-			close(s.drained)
-			s.drained = nil
-		}
+	m.counted = false
+	s.outstanding--
+	if s.outstanding == 0 && s.drained != nil {
+		close(s.drained)
+		s.drained = nil
 	}
+}
+
+// drop forgets m's lease: it was deleted, handed back or lost.
+func (s *Subscriber) drop(m *Message) {
+	s.mu.Lock()
+	delete(s.held, m)
+	s.mu.Unlock()
 }
 
 // finishStop carries out Stop once the deliverer has returned.
@@ -490,12 +497,16 @@ func (s *Subscriber) finishStop() {
 	unsettled := s.outstanding
 	var rest []*Message
 	for m := range s.held {
+		if !m.counted {
+			continue // settled: a Done waiting for its delete
+		}
+		m.counted = false
 		m.stopped.Store(true)
+		delete(s.held, m)
 		if !m.lost.Load() {
 			rest = append(rest, m)
 		}
 	}
-	clear(s.held)
 	s.outstanding, s.drained = 0, nil
 	s.mu.Unlock()
 	if unsettled > 0 {
@@ -508,6 +519,9 @@ func (s *Subscriber) finishStop() {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopFlushTimeout)
 	defer cancel()
 	s.del.close(fctx)
+	s.mu.Lock()
+	clear(s.held)
+	s.mu.Unlock()
 }
 
 // takeQueue empties the queue and returns the messages whose leases are
@@ -530,12 +544,17 @@ func (s *Subscriber) finishFailed() {
 	s.mu.Lock()
 	s.takeQueue()
 	for m := range s.held {
-		m.stopped.Store(true)
+		m.counted = false
+		if m.Settlement() == pubsub.Unsettled {
+			m.stopped.Store(true)
+		}
 	}
-	clear(s.held)
-	s.outstanding = 0
+	s.outstanding, s.drained = 0, nil
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	s.del.close(ctx)
+	s.mu.Lock()
+	clear(s.held)
+	s.mu.Unlock()
 }
