@@ -12,14 +12,23 @@ import (
 // constructor) to zero fields, and by the `default` tags when the Config is
 // loaded with package config.
 const (
-	DefaultReceivers         = 4
-	DefaultBatchSize         = 10
-	DefaultWaitTime          = 20 * time.Second
+	// DefaultReceivers is the number of concurrent long polls.
+	DefaultReceivers = 4
+	// DefaultBatchSize is the most messages one receive asks for.
+	DefaultBatchSize = 10
+	// DefaultWaitTime is how long a receive waits for messages.
+	DefaultWaitTime = 20 * time.Second
+	// DefaultVisibilityTimeout is the lease a received message starts with.
 	DefaultVisibilityTimeout = 30 * time.Second
-	DefaultMaxExtension      = 30 * time.Minute
-	DefaultDeleteDelay       = 50 * time.Millisecond
-	DefaultRoleSessionName   = "gizmo"
-	DefaultRetryMaxAttempts  = 3
+	// DefaultMaxExtension is how long the heartbeat keeps a delivered,
+	// unsettled message invisible.
+	DefaultMaxExtension = 30 * time.Minute
+	// DefaultDeleteDelay is the longest a Done waits for its batch.
+	DefaultDeleteDelay = 50 * time.Millisecond
+	// DefaultRoleSessionName names the session of an assumed role.
+	DefaultRoleSessionName = "gizmo"
+	// DefaultRetryMaxAttempts is how often the SDK tries a call.
+	DefaultRetryMaxAttempts = 3
 )
 
 // AWS limits the adapter checks before sending.

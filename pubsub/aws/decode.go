@@ -19,25 +19,40 @@ import (
 // the message is Message, its attributes are MessageAttributes, and its ID
 // is MessageId. [Message.Envelope] returns it.
 type Envelope struct {
-	Type              string                       `json:"Type"`
-	MessageID         string                       `json:"MessageId"`
-	TopicArn          string                       `json:"TopicArn"`
-	Subject           string                       `json:"Subject,omitempty"`
-	Message           string                       `json:"Message"`
-	Timestamp         string                       `json:"Timestamp"`
-	SequenceNumber    string                       `json:"SequenceNumber,omitempty"`
+	// Type is "Notification".
+	Type string `json:"Type"`
+	// MessageID is SNS's ID of the message, the same in every queue the
+	// topic delivers it to.
+	MessageID string `json:"MessageId"`
+	// TopicArn is the topic the message was published to.
+	TopicArn string `json:"TopicArn"`
+	// Subject is the publish call's Subject, if it had one.
+	Subject string `json:"Subject,omitempty"`
+	// Message is the published message body.
+	Message string `json:"Message"`
+	// Timestamp is when SNS accepted the message, in RFC 3339.
+	Timestamp string `json:"Timestamp"`
+	// SequenceNumber is set by FIFO topics.
+	SequenceNumber string `json:"SequenceNumber,omitempty"`
+	// MessageAttributes are the published message attributes.
 	MessageAttributes map[string]EnvelopeAttribute `json:"MessageAttributes,omitempty"`
-	SignatureVersion  string                       `json:"SignatureVersion,omitempty"`
-	Signature         string                       `json:"Signature,omitempty"`
-	SigningCertURL    string                       `json:"SigningCertURL,omitempty"`
-	UnsubscribeURL    string                       `json:"UnsubscribeURL,omitempty"`
+	// SignatureVersion, Signature and SigningCertURL sign the envelope.
+	SignatureVersion string `json:"SignatureVersion,omitempty"`
+	// Signature is the envelope's signature.
+	Signature string `json:"Signature,omitempty"`
+	// SigningCertURL locates the certificate that signed it.
+	SigningCertURL string `json:"SigningCertURL,omitempty"`
+	// UnsubscribeURL ends the subscription.
+	UnsubscribeURL string `json:"UnsubscribeURL,omitempty"`
 }
 
 // EnvelopeAttribute is one message attribute in an [Envelope]: its data
 // type (String, Number, Binary, String.Array) and its value, base64 for
 // Binary.
 type EnvelopeAttribute struct {
-	Type  string `json:"Type"`
+	// Type is the attribute's data type.
+	Type string `json:"Type"`
+	// Value is its value, in base64 for Binary.
 	Value string `json:"Value"`
 }
 

@@ -141,6 +141,7 @@ type entryError struct {
 	SenderFault bool
 }
 
+// Error describes the failure with AWS's code and message.
 func (e *entryError) Error() string {
 	fault := "server"
 	if e.SenderFault {

@@ -284,7 +284,11 @@ func TestQueueDeletedEndsSubscriber(t *testing.T) {
 	sq, _ := clients(t, cfg)
 	queue := newQueue(t, sq, gaws.QueueOptions{})
 	cfg.WaitTime = time.Second
-	sub, ch := startSubscriber(t, cfg, queue)
+	ac, err := cfg.AWSConfig(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, ch := startSubscriber(t, gaws.Config{Queue: queue, WaitTime: time.Second}, queue, gaws.WithAWSConfig(ac))
 	deleteQueue(sq, queue)
 	select {
 	case _, ok := <-ch:

@@ -154,6 +154,9 @@ func (s *Subscriber) Err() error {
 // hands back what it got. Later calls wait for the first and return its
 // result.
 func (s *Subscriber) Stop(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	s.stopOnce.Do(func() {
 		s.stopCtx = ctx
 		s.mu.Lock()
