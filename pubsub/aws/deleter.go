@@ -22,8 +22,11 @@ const (
 	deleteAttempts   = 6
 	deleteBackoff    = 100 * time.Millisecond
 	deleteMaxBackoff = 2 * time.Second
-	// maxDeleteCalls bounds the delete calls in flight at once.
-	maxDeleteCalls = 8
+	// minDeleteCalls is the least number of delete calls that may be in
+	// flight at once; with more receivers, as many as there are
+	// receivers, so that deletes keep pace with receives (a raw loop
+	// alternates the two).
+	minDeleteCalls = 4
 	// callTimeout bounds one call that is not a long poll.
 	callTimeout = 30 * time.Second
 )
@@ -47,12 +50,13 @@ type deleter struct {
 }
 
 func newDeleter(s *Subscriber) *deleter {
+	calls := max(minDeleteCalls, s.cfg.Receivers)
 	d := &deleter{
 		s:     s,
-		in:    make(chan *Message, 4*maxBatchEntries*maxDeleteCalls),
+		in:    make(chan *Message, 2*maxBatchEntries*calls),
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
-		calls: make(chan struct{}, maxDeleteCalls),
+		calls: make(chan struct{}, calls),
 	}
 	go d.loop()
 	return d
@@ -114,7 +118,7 @@ func (d *deleter) loop() {
 }
 
 // flush sends batch in a goroutine of its own, waiting while
-// maxDeleteCalls calls are in flight.
+// the most delete calls allowed are in flight.
 func (d *deleter) flush(batch []*Message) {
 	d.calls <- struct{}{}
 	d.wg.Go(func() {

@@ -21,10 +21,12 @@
 // the lease already lasts long enough.
 //
 // Done deletes. Deletes go in batches (DeleteMessageBatch) of up to ten,
-// sent when full or Config.DeleteDelay after the first Done, several
-// batches at a time. Done returns once the delete is queued; [Message.DoneWait]
-// (see [pubsub.DoneWait]) waits for SQS to confirm it. A batch entry or call
-// that fails is retried for about three seconds; a delete that still
+// sent when full or Config.DeleteDelay after the first Done, with as many
+// calls in flight as there are receivers (at least four), so that deletes
+// keep pace with receives. Done returns once the delete is queued;
+// [Message.DoneWait] (see [pubsub.DoneWait]) waits for SQS to confirm it.
+// The heartbeat keeps the message's lease until then. A batch entry or
+// call that fails is retried for about three seconds; a delete that still
 // fails is logged at Error and counted ([Stats].DeleteFailures, also a
 // Prometheus counter with [WithRegisterer]), and its message comes back
 // when its visibility ends. Nothing is dropped silently.
