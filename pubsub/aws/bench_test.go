@@ -3,9 +3,12 @@ package aws_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,30 +54,83 @@ func fillQueue(b *testing.B, c *sqs.Client, url string, n int) {
 	wg.Wait()
 }
 
+// benchImpls returns impls, reversed when GIZMO_BENCH_REVERSE is set, so
+// that alternate rounds can run the baseline last.
+func benchImpls(impls ...string) []string {
+	if os.Getenv("GIZMO_BENCH_REVERSE") != "" {
+		slices.Reverse(impls)
+	}
+	return impls
+}
+
+// cpuMeter measures the CPU time the test process and the server use
+// between start and stop.
+type cpuMeter struct {
+	srv            *fauxqs
+	client, server time.Duration // at start, then used until stop
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func (c *cpuMeter) start(b *testing.B) {
+	var err error
+	if c.server, err = c.srv.cpuTime(); err != nil {
+		b.Fatal(err)
+	}
+	c.client = processCPU()
+}
+
+// stop records the CPU time used since start.
+func (c *cpuMeter) stop(b *testing.B) {
+	server, err := c.srv.cpuTime()
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.client, c.server = processCPU()-c.client, server-c.server
+}
+
+// report adds the CPU microseconds per message the client and the server
+// spent between start and stop.
+func (c *cpuMeter) report(b *testing.B, n int) {
+	b.ReportMetric(float64(c.client.Microseconds())/float64(n), "client-µs/msg")
+	b.ReportMetric(float64(c.server.Microseconds())/float64(n), "server-µs/msg")
+}
+
 // BenchmarkConsumeDelete measures consume-and-delete throughput of a queue
 // holding b.N 64-byte messages, with 1, 4 and 16 receivers: the adapter's
 // Subscriber, its messages Done by two goroutines, against a raw
 // aws-sdk-go-v2 loop per receiver that receives ten, processes them
 // (nothing) and deletes them with one DeleteMessageBatch. Both ask for the
-// same attributes and wait up to a second per poll. One op is one message;
-// msgs/s is b.N over the time from the start until the last delete is
-// confirmed. Filling the queue is not timed.
+// same attributes and wait up to a second per poll. It runs a private
+// fauxqs server, in memory like the shared one, so that it can measure the
+// server's CPU time too. One op is one message; msgs/s is b.N over the
+// time from the start until the last delete is confirmed; client-µs/msg
+// and server-µs/msg are the CPU time each side spent per message. Filling
+// the queue is not timed.
 func BenchmarkConsumeDelete(b *testing.B) {
-	cfg := sharedConfig(b)
+	srv := startFauxqsIn(b, "")
+	cfg := endpointConfig(srv.endpoint())
 	sq, _ := clients(b, cfg)
 	for _, receivers := range []int{1, 4, 16} {
-		for _, impl := range []string{"raw", "gizmo"} {
+		for _, impl := range benchImpls("raw", "gizmo") {
 			b.Run(fmt.Sprintf("receivers=%d/impl=%s", receivers, impl), func(b *testing.B) {
 				url := newQueue(b, sq, gaws.QueueOptions{})
 				fillQueue(b, sq, url, b.N)
+				cpu := cpuMeter{srv: srv}
 				b.ResetTimer()
+				cpu.start(b)
 				start := time.Now()
 				var end time.Time
 				if impl == "raw" {
-					end = rawConsume(b, sq, url, receivers, b.N)
+					end = rawConsume(b, sq, url, receivers, b.N, &cpu)
 				} else {
-					end = gizmoConsume(b, cfg, sq, url, receivers, b.N)
+					end = gizmoConsume(b, cfg, sq, url, receivers, b.N, &cpu)
 				}
+				cpu.report(b, b.N)
 				b.ReportMetric(float64(b.N)/end.Sub(start).Seconds(), "msgs/s")
 			})
 		}
@@ -83,7 +139,7 @@ func BenchmarkConsumeDelete(b *testing.B) {
 
 // rawConsume runs the baseline and returns when the last delete was
 // confirmed. Receivers still in a poll then are not waited for.
-func rawConsume(b *testing.B, c *sqs.Client, url string, receivers, n int) time.Time {
+func rawConsume(b *testing.B, c *sqs.Client, url string, receivers, n int, cpu *cpuMeter) time.Time {
 	var deleted atomic.Int64
 	ctx, cancel := context.WithTimeout(b.Context(), 5*time.Minute)
 	defer cancel()
@@ -129,6 +185,7 @@ func rawConsume(b *testing.B, c *sqs.Client, url string, receivers, n int) time.
 		b.Fatalf("only %d of %d deleted", deleted.Load(), n)
 	}
 	b.StopTimer()
+	cpu.stop(b)
 	cancel()
 	wg.Wait()
 	return end
@@ -136,7 +193,7 @@ func rawConsume(b *testing.B, c *sqs.Client, url string, receivers, n int) time.
 
 // gizmoConsume runs the adapter and returns when its counters show the
 // last delete confirmed.
-func gizmoConsume(b *testing.B, cfg gaws.Config, c *sqs.Client, url string, receivers, n int) time.Time {
+func gizmoConsume(b *testing.B, cfg gaws.Config, c *sqs.Client, url string, receivers, n int, cpu *cpuMeter) time.Time {
 	cfg.Queue = url
 	cfg.Receivers = receivers
 	cfg.WaitTime = time.Second
@@ -168,6 +225,7 @@ func gizmoConsume(b *testing.B, cfg gaws.Config, c *sqs.Client, url string, rece
 	}
 	end := time.Now()
 	b.StopTimer()
+	cpu.stop(b)
 	if st := sub.Stats(); st.DeleteFailures != 0 {
 		b.Errorf("%d delete failures", st.DeleteFailures)
 	}
@@ -178,13 +236,15 @@ func gizmoConsume(b *testing.B, cfg gaws.Config, c *sqs.Client, url string, rece
 
 func ptr[T any](v T) *T { return &v }
 
-// BenchmarkPublish measures publishing 64-byte messages to a queue:
-// sequential PublishRaw, one SendMessage each, against PublishBatch of
-// 100 messages (ten SendMessageBatch calls). One op is one message.
+// BenchmarkPublish measures publishing 64-byte messages to a queue on a
+// private fauxqs server: sequential PublishRaw, one SendMessage each,
+// against PublishBatch of 100 messages (ten SendMessageBatch calls). One op
+// is one message.
 func BenchmarkPublish(b *testing.B) {
-	cfg := sharedConfig(b)
+	srv := startFauxqsIn(b, "")
+	cfg := endpointConfig(srv.endpoint())
 	sq, _ := clients(b, cfg)
-	for _, impl := range []string{"Publish", "PublishBatch"} {
+	for _, impl := range benchImpls("Publish", "PublishBatch") {
 		b.Run("impl="+impl, func(b *testing.B) {
 			pcfg := cfg
 			pcfg.Queue = newQueue(b, sq, gaws.QueueOptions{})
@@ -197,7 +257,9 @@ func BenchmarkPublish(b *testing.B) {
 			for i := range batch {
 				batch[i] = pubsub.Message{Payload: benchPayload}
 			}
+			cpu := cpuMeter{srv: srv}
 			b.ResetTimer()
+			cpu.start(b)
 			start := time.Now()
 			if impl == "Publish" {
 				for range b.N {
@@ -214,6 +276,8 @@ func BenchmarkPublish(b *testing.B) {
 			}
 			elapsed := time.Since(start)
 			b.StopTimer()
+			cpu.stop(b)
+			cpu.report(b, b.N)
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 		})
 	}

@@ -72,8 +72,9 @@ const (
 // # Subscriber
 //
 // Receivers long-poll concurrently, each asking for up to BatchSize
-// messages and waiting up to WaitTime. At most Prefetch messages wait in
-// the subscriber for the application. Every message the subscriber holds
+// messages and waiting up to WaitTime. At most MaxInFlight messages are in
+// flight at once (received and not yet deleted or handed back), prefetched
+// ones included. Every message the subscriber holds
 // is received with VisibilityTimeout and kept invisible by a heartbeat
 // every Heartbeat, until it is settled or, once delivered, for at most
 // MaxExtension.
@@ -140,9 +141,13 @@ type Config struct {
 	// value stops the heartbeat at delivery (prefetched messages are
 	// always kept alive). ExtendDoneDeadline is not bound by it.
 	MaxExtension time.Duration `envconfig:"MAX_EXTENSION" json:"max_extension" default:"30m"`
-	// Prefetch caps the messages received but not yet delivered to the
-	// application. Zero means Receivers times BatchSize.
-	Prefetch int `envconfig:"PREFETCH" json:"prefetch"`
+	// MaxInFlight caps the messages the subscriber has in flight: received
+	// and not yet deleted or handed back, whether they wait to be delivered
+	// (prefetched), are with the application, or wait for their delete.
+	// Receivers do not poll while it is reached. Zero means twice
+	// Receivers times BatchSize, so that a receiver polls again while its
+	// last batch is handled and deleted.
+	MaxInFlight int `envconfig:"MAX_IN_FLIGHT" json:"max_in_flight"`
 	// NackDelay is the visibility timeout Nack sets: zero redelivers at
 	// once. It is rounded up to whole seconds.
 	NackDelay time.Duration `envconfig:"NACK_DELAY" json:"nack_delay"`
@@ -152,7 +157,7 @@ type Config struct {
 }
 
 // WithDefaults returns a copy of c with every zero field that has a default
-// set to it. Heartbeat and Prefetch, whose defaults depend on other fields,
+// set to it. Heartbeat and MaxInFlight, whose defaults depend on other fields,
 // are set too.
 func (c Config) WithDefaults() Config {
 	setDefault(&c.RoleSessionName, DefaultRoleSessionName)
@@ -164,7 +169,7 @@ func (c Config) WithDefaults() Config {
 	setDefault(&c.MaxExtension, DefaultMaxExtension)
 	setDefault(&c.DeleteDelay, DefaultDeleteDelay)
 	setDefault(&c.Heartbeat, c.VisibilityTimeout/4)
-	setDefault(&c.Prefetch, c.Receivers*c.BatchSize)
+	setDefault(&c.MaxInFlight, 2*c.Receivers*c.BatchSize)
 	return c
 }
 
@@ -220,8 +225,8 @@ func (c Config) Validate() error {
 	if c.BatchSize < 0 || c.BatchSize > maxBatchEntries {
 		bad("BATCH_SIZE", "%d is out of range 1..%d", c.BatchSize, maxBatchEntries)
 	}
-	if c.Prefetch < 0 {
-		bad("PREFETCH", "%d is negative", c.Prefetch)
+	if c.MaxInFlight < 0 {
+		bad("MAX_IN_FLIGHT", "%d is negative", c.MaxInFlight)
 	}
 	seconds := func(field string, d, lo, hi time.Duration) {
 		switch {

@@ -36,7 +36,8 @@
 // Start runs Config.Receivers long polls at once, each for up to
 // Config.BatchSize messages and Config.WaitTime, and one goroutine that
 // hands the messages, in the order received, to the unbuffered channel.
-// At most Config.Prefetch received messages wait in the subscriber. SQS
+// At most Config.MaxInFlight messages are in flight in the subscriber at
+// once, from their receive until their delete (or hand-back). SQS
 // counts a lease from the receive, so a prefetched message is kept alive
 // by the heartbeat and is never delivered with less than half its lease
 // left. Receive errors are retried with a jittered backoff of up to three

@@ -2,12 +2,15 @@ package aws_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -61,14 +64,21 @@ type fauxqs struct {
 
 // startFauxqs starts a private fauxqs server on a free port, from the
 // Node and launcher scripts/testenv installed, and stops it when the test
-// ends.
+// ends. It keeps its data in a directory, so a restart loses nothing.
 func startFauxqs(t testing.TB) *fauxqs {
+	t.Helper()
+	return startFauxqsIn(t, t.TempDir())
+}
+
+// startFauxqsIn starts a private server keeping its data in dataDir, or in
+// memory only (as the shared server does) if dataDir is empty.
+func startFauxqsIn(t testing.TB, dataDir string) *fauxqs {
 	t.Helper()
 	f := &fauxqs{
 		node:     testenv.Require(t, "GIZMO_TEST_SQS_NODE", "sqs"),
 		launcher: testenv.Require(t, "GIZMO_TEST_SQS_LAUNCHER", "sqs"),
 		port:     freePort(t),
-		dataDir:  t.TempDir(),
+		dataDir:  dataDir,
 	}
 	if err := f.start(t.Context()); err != nil {
 		t.Fatalf("start fauxqs: %v", err)
@@ -92,7 +102,10 @@ func freePort(t testing.TB) int {
 // start runs the server and waits for its READY line.
 func (f *fauxqs) start(ctx context.Context) error {
 	cmd := exec.Command(f.node, "--no-warnings", f.launcher)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("FAUXQS_PORT=%d", f.port), "FAUXQS_DATA_DIR="+f.dataDir)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("FAUXQS_PORT=%d", f.port))
+	if f.dataDir != "" {
+		cmd.Env = append(cmd.Env, "FAUXQS_DATA_DIR="+f.dataDir)
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -168,4 +181,30 @@ func (f *fauxqs) stop() {
 func (f *fauxqs) restart(ctx context.Context) error {
 	f.stop()
 	return f.start(ctx)
+}
+
+// cpuTime returns the CPU time the server has used so far, from
+// /proc/PID/stat (user plus system, in clock ticks of 10ms).
+func (f *fauxqs) cpuTime() (time.Duration, error) {
+	f.mu.Lock()
+	cmd := f.cmd
+	f.mu.Unlock()
+	if cmd == nil {
+		return 0, errors.New("fauxqs is not running")
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name may hold spaces; the fields after it are fixed.
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("unexpected /proc stat: %q", b)
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }

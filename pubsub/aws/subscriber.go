@@ -36,7 +36,7 @@ type Subscriber struct {
 	q        queueInfo
 	cfg      Config
 	vt       time.Duration
-	margin   time.Duration // taken off a receive's lease: the response's time in transit
+	slow     time.Duration // a receive that took longer has its leases confirmed
 	nackSecs int32
 	log      *slog.Logger
 	stats    stats
@@ -55,7 +55,7 @@ type Subscriber struct {
 	mu          sync.Mutex
 	queue       []*Message            // received, not yet delivered, in order
 	wake        chan struct{}         // capacity 1: the queue got messages
-	credits     int                   // room left for prefetched messages
+	credits     int                   // room left under MaxInFlight
 	creditCh    chan struct{}         // closed when credits come back
 	held        map[*Message]struct{} // every message whose lease the subscriber keeps
 	outstanding int                   // messages delivered and not yet settled (Message.counted)
@@ -94,7 +94,7 @@ func NewSubscriber(ctx context.Context, cfg Config, opts ...Option) (*Subscriber
 		q:        q,
 		cfg:      cfg,
 		vt:       cfg.VisibilityTimeout,
-		margin:   min(time.Second, cfg.VisibilityTimeout/10),
+		slow:     min(time.Second, cfg.VisibilityTimeout/10),
 		nackSecs: int32((cfg.NackDelay + time.Second - 1) / time.Second),
 		log:      o.logger,
 		base:     time.Now(),
@@ -103,7 +103,7 @@ func NewSubscriber(ctx context.Context, cfg Config, opts ...Option) (*Subscriber
 		failCh:   make(chan struct{}),
 		done:     make(chan struct{}),
 		wake:     make(chan struct{}, 1),
-		credits:  cfg.Prefetch,
+		credits:  cfg.MaxInFlight,
 		held:     make(map[*Message]struct{}),
 	}
 	if o.reg != nil {
@@ -237,6 +237,7 @@ func (s *Subscriber) receive() {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WaitTime+callTimeout)
+		start := s.now()
 		out, err := s.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl:                    &s.q.url,
 			MaxNumberOfMessages:         int32(n),
@@ -268,15 +269,16 @@ func (s *Subscriber) receive() {
 			s.log.LogAttrs(context.Background(), slog.LevelInfo, "aws: receiving again", slog.String("queue", s.q.name))
 			failing, backoff = false, receiveBackoff
 		}
-		s.accept(out.Messages, n)
+		s.accept(out.Messages, n, start)
 	}
 }
 
-// takeCredits waits for room for a batch (BatchSize messages, or Prefetch
-// if that is smaller) and takes up to BatchSize. It returns 0 once the
-// subscriber ends.
+// takeCredits waits for room for a batch (BatchSize messages, or
+// MaxInFlight if that is smaller) and takes up to BatchSize. It returns 0
+// once the subscriber ends. The room comes back when a message leaves the
+// subscriber (drop).
 func (s *Subscriber) takeCredits() int {
-	need := min(s.cfg.BatchSize, s.cfg.Prefetch)
+	need := min(s.cfg.BatchSize, s.cfg.MaxInFlight)
 	s.mu.Lock()
 	for {
 		if s.ended() {
@@ -312,21 +314,31 @@ func (s *Subscriber) returnCredits(n int) {
 // addCredits gives back room for n messages. s.mu is held.
 func (s *Subscriber) addCredits(n int) {
 	s.credits += n
-	if s.creditCh != nil && s.credits >= min(s.cfg.BatchSize, s.cfg.Prefetch) {
+	if s.creditCh != nil && s.credits >= min(s.cfg.BatchSize, s.cfg.MaxInFlight) {
 		close(s.creditCh)
 		s.creditCh = nil
 	}
 }
 
-// accept queues the messages of a receive that asked for n, or hands them
-// straight back if the subscriber is ending.
-func (s *Subscriber) accept(raws []sqstypes.Message, n int) {
-	deadline := s.now() + s.vt - s.margin
+// accept queues the messages of a receive that started at start and asked
+// for n, or hands them straight back if the subscriber is ending.
+//
+// SQS starts a message's lease when it takes the message for the receive,
+// some time between the request and the response, and says nothing of
+// when. The start of the request is a safe lower bound, and a close one for
+// a receive that answered at once. A receive that took longer (a long poll
+// that waited, a slow response) has its leases confirmed with one
+// ChangeMessageVisibilityBatch, which also catches a lease that ended on
+// the way.
+func (s *Subscriber) accept(raws []sqstypes.Message, n int, start time.Duration) {
 	ms := make([]*Message, len(raws))
 	for i := range raws {
-		ms[i] = s.newMessage(&raws[i], deadline)
+		ms[i] = s.newMessage(&raws[i], start+s.vt)
 	}
 	s.stats.received.Add(uint64(len(ms)))
+	if len(ms) > 0 && s.now()-start > s.slow {
+		s.confirm(ms)
+	}
 	s.mu.Lock()
 	if s.ended() {
 		s.mu.Unlock()
@@ -343,6 +355,30 @@ func (s *Subscriber) accept(raws []sqstypes.Message, n int) {
 		select {
 		case s.wake <- struct{}{}:
 		default:
+		}
+	}
+}
+
+// confirm renews the leases of freshly received messages, ten to a call,
+// and marks lost those SQS no longer holds for them. If a call fails, the
+// messages keep the lower bound of their lease; the heartbeat or the
+// deliverer extends them in time.
+func (s *Subscriber) confirm(ms []*Message) {
+	for len(ms) > 0 {
+		chunk := ms[:min(len(ms), maxBatchEntries)]
+		ms = ms[len(chunk):]
+		start := s.now()
+		res, err := s.visibilityBatch(chunk, int32(s.vt/time.Second))
+		if err != nil {
+			continue
+		}
+		for i, m := range chunk {
+			switch {
+			case res[i].err == nil:
+				m.extendTo(start + s.vt)
+			case res[i].kind == errLeaseLost:
+				m.markLost()
+			}
 		}
 	}
 }
@@ -407,9 +443,8 @@ func (s *Subscriber) next() *Message {
 			m := s.queue[0]
 			s.queue[0] = nil
 			s.queue = s.queue[1:]
-			s.addCredits(1)
 			if m.lost.Load() {
-				delete(s.held, m)
+				s.dropLocked(m)
 				continue
 			}
 			s.mu.Unlock()
@@ -470,11 +505,20 @@ func (s *Subscriber) settled(m *Message) {
 	}
 }
 
-// drop forgets m's lease: it was deleted, handed back or lost.
+// drop forgets m's lease: it was deleted, handed back or lost. Its room
+// under MaxInFlight comes back.
 func (s *Subscriber) drop(m *Message) {
 	s.mu.Lock()
-	delete(s.held, m)
+	s.dropLocked(m)
 	s.mu.Unlock()
+}
+
+// dropLocked is drop with s.mu held.
+func (s *Subscriber) dropLocked(m *Message) {
+	if _, ok := s.held[m]; ok {
+		delete(s.held, m)
+		s.addCredits(1)
+	}
 }
 
 // finishStop carries out Stop once the deliverer has returned.
