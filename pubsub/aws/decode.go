@@ -99,6 +99,12 @@ func decodeMessage(m *sqstypes.Message, compat bool) decoded {
 	var wattrs map[string]string
 	if len(m.MessageAttributes) == 0 {
 		d.env = parseEnvelope(body)
+		if d.env == nil && !compat {
+			// A body as it is, with nothing of gizmo's to undo.
+			d.payload = []byte(body)
+			d.key = fallbackKey(m, nil, false)
+			return d
+		}
 	}
 	if d.env != nil {
 		body, d.id = d.env.Message, d.env.MessageID

@@ -33,98 +33,90 @@ const (
 
 var errDeleterClosed = errors.New("aws: deleter closed")
 
-// deleter batches the deletes of Done: a batch goes when it holds
-// DeleteBatchSize messages or its first message has waited DeleteDelay.
-// Failed entries and calls are retried; what keeps failing is logged,
-// counted in Stats.DeleteFailures, and left to come back.
+// deleter batches the deletes of Done: a batch goes when it holds ten
+// messages or its first message has waited DeleteDelay, in a goroutine of
+// its own, with a bounded number of calls in flight. Failed entries and
+// calls are retried; what keeps failing is logged, counted in
+// Stats.DeleteFailures, and left to come back. Done adds to the batch
+// under a mutex, so no goroutine wakes up per message.
 type deleter struct {
 	s     *Subscriber
-	in    chan *Message
-	quit  chan struct{}
-	done  chan struct{} // closed when loop returns
 	calls chan struct{} // semaphore of delete calls in flight
 	wg    sync.WaitGroup
 
-	mu     sync.RWMutex
+	mu     sync.Mutex
+	batch  []*Message
+	gen    uint64      // counts batches, so that a stale timer does nothing
+	timer  *time.Timer // flushes batch gen after DeleteDelay
 	closed bool
 }
 
 func newDeleter(s *Subscriber) *deleter {
-	calls := max(minDeleteCalls, s.cfg.Receivers)
-	d := &deleter{
-		s:     s,
-		in:    make(chan *Message, 2*maxBatchEntries*calls),
-		quit:  make(chan struct{}),
-		done:  make(chan struct{}),
-		calls: make(chan struct{}, calls),
-	}
-	go d.loop()
-	return d
+	return &deleter{s: s, calls: make(chan struct{}, max(minDeleteCalls, s.cfg.Receivers))}
 }
 
-// add queues m's delete. It fails once the deleter is closed.
+// add queues m's delete. It fails once the deleter is closed. When it
+// completes a batch, it sends it, waiting while the most delete calls
+// allowed are in flight.
 func (d *deleter) add(m *Message) error {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
+	d.mu.Lock()
 	if d.closed {
+		d.mu.Unlock()
 		return errDeleterClosed
 	}
-	d.in <- m
+	d.batch = append(d.batch, m)
+	var full []*Message
+	switch len(d.batch) {
+	case maxBatchEntries:
+		full = d.take()
+	case 1:
+		gen := d.gen
+		d.timer = time.AfterFunc(d.s.cfg.DeleteDelay, func() { d.expire(gen) })
+	}
+	d.mu.Unlock()
+	if full != nil {
+		d.flush(full)
+	}
 	return nil
 }
 
-func (d *deleter) loop() {
-	defer close(d.done)
-	batch := make([]*Message, 0, maxBatchEntries)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	for {
-		select {
-		case m := <-d.in:
-			batch = append(batch, m)
-			if len(batch) == 1 {
-				timer.Reset(d.s.cfg.DeleteDelay)
-			}
-			if len(batch) < maxBatchEntries {
-				continue
-			}
-		case <-timer.C:
-		case <-d.quit:
-			for {
-				select {
-				case m := <-d.in:
-					batch = append(batch, m)
-					if len(batch) == maxBatchEntries {
-						d.flush(batch)
-						batch = make([]*Message, 0, maxBatchEntries)
-					}
-					continue
-				default:
-				}
-				break
-			}
-			if len(batch) > 0 {
-				d.flush(batch)
-			}
-			timer.Stop()
-			return
-		}
-		timer.Stop()
-		if len(batch) > 0 {
-			d.flush(batch)
-			batch = make([]*Message, 0, maxBatchEntries)
-		}
+// take empties the batch, counting it in d.wg until flush has sent it.
+// d.mu is held, so that close cannot start waiting between the two.
+func (d *deleter) take() []*Message {
+	b := d.batch
+	if len(b) > 0 {
+		d.wg.Add(1)
 	}
+	d.batch = make([]*Message, 0, maxBatchEntries)
+	d.gen++
+	if d.timer != nil {
+		d.timer.Stop()
+		d.timer = nil
+	}
+	return b
 }
 
-// flush sends batch in a goroutine of its own, waiting while
-// the most delete calls allowed are in flight.
+// expire sends batch gen once its first message has waited DeleteDelay.
+func (d *deleter) expire(gen uint64) {
+	d.mu.Lock()
+	if gen != d.gen || len(d.batch) == 0 {
+		d.mu.Unlock()
+		return
+	}
+	b := d.take()
+	d.mu.Unlock()
+	d.flush(b)
+}
+
+// flush sends batch, which take counted in d.wg, in a goroutine of its
+// own, waiting while the most delete calls allowed are in flight.
 func (d *deleter) flush(batch []*Message) {
 	d.calls <- struct{}{}
-	d.wg.Go(func() {
+	go func() {
+		defer d.wg.Done()
 		defer func() { <-d.calls }()
 		d.send(batch)
-	})
+	}()
 }
 
 // close stops taking deletes, sends what is queued and waits for the calls
@@ -136,9 +128,11 @@ func (d *deleter) close(ctx context.Context) {
 		return
 	}
 	d.closed = true
+	b := d.take()
 	d.mu.Unlock()
-	close(d.quit)
-	<-d.done
+	if len(b) > 0 {
+		d.flush(b)
+	}
 	sent := make(chan struct{})
 	go func() {
 		d.wg.Wait()
