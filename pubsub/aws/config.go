@@ -144,9 +144,9 @@ type Config struct {
 	// MaxInFlight caps the messages the subscriber has in flight: received
 	// and not yet deleted or handed back, whether they wait to be delivered
 	// (prefetched), are with the application, or wait for their delete.
-	// Receivers do not poll while it is reached. Zero means twice
-	// Receivers times BatchSize, so that a receiver polls again while its
-	// last batch is handled and deleted.
+	// Receivers do not poll while it is reached. Zero means Receivers
+	// times BatchSize, plus one batch so that a receiver can poll again
+	// while the last batches are handled and deleted.
 	MaxInFlight int `envconfig:"MAX_IN_FLIGHT" json:"max_in_flight"`
 	// NackDelay is the visibility timeout Nack sets: zero redelivers at
 	// once. It is rounded up to whole seconds.
@@ -169,7 +169,7 @@ func (c Config) WithDefaults() Config {
 	setDefault(&c.MaxExtension, DefaultMaxExtension)
 	setDefault(&c.DeleteDelay, DefaultDeleteDelay)
 	setDefault(&c.Heartbeat, c.VisibilityTimeout/4)
-	setDefault(&c.MaxInFlight, 2*c.Receivers*c.BatchSize)
+	setDefault(&c.MaxInFlight, (c.Receivers+1)*c.BatchSize)
 	return c
 }
 

@@ -81,13 +81,13 @@ func TestConfigZeroValueMeansDefaults(t *testing.T) {
 	}
 	d := zero.WithDefaults()
 	if d.Receivers != gaws.DefaultReceivers || d.BatchSize != 10 || d.WaitTime != 20*time.Second ||
-		d.VisibilityTimeout != 30*time.Second || d.Heartbeat != 30*time.Second/4 || d.MaxInFlight != 2*d.Receivers*d.BatchSize {
+		d.VisibilityTimeout != 30*time.Second || d.Heartbeat != 30*time.Second/4 || d.MaxInFlight != (d.Receivers+1)*d.BatchSize {
 		t.Errorf("WithDefaults of the zero Config = %+v", d)
 	}
 	// Defaults that depend on other fields follow them.
 	d = gaws.Config{VisibilityTimeout: 8 * time.Second, Receivers: 2, BatchSize: 5}.WithDefaults()
-	if d.Heartbeat != 2*time.Second || d.MaxInFlight != 20 {
-		t.Errorf("Heartbeat %v, MaxInFlight %d; want 2s (a quarter of the lease) and 20 (twice receivers times batch)", d.Heartbeat, d.MaxInFlight)
+	if d.Heartbeat != 2*time.Second || d.MaxInFlight != 15 {
+		t.Errorf("Heartbeat %v, MaxInFlight %d; want 2s (a quarter of the lease) and 15 (a batch more than receivers times batch)", d.Heartbeat, d.MaxInFlight)
 	}
 }
 
