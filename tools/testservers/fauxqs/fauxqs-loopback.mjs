@@ -5,8 +5,8 @@
 //   FAUXQS_PORT=4566 [FAUXQS_DATA_DIR=dir] node fauxqs-loopback.mjs
 //
 // FAUXQS_DATA_DIR keeps queues, topics and messages in SQLite across a
-// restart. It prints "FAUXQS READY <address>" once it listens, and stops
-// on SIGTERM or SIGINT.
+// restart (with one fix to fauxqs's persistence, below). It prints
+// "FAUXQS READY <address>" once it listens, and stops on SIGTERM or SIGINT.
 import net from "node:net";
 
 const listen = net.Server.prototype.listen;
@@ -18,6 +18,21 @@ net.Server.prototype.listen = function (...args) {
     args.splice(1, typeof args[1] === "string" ? 1 : 0, "127.0.0.1");
   }
   return listen.apply(this, args);
+};
+
+// fauxqs 2.4.1 persists a message handed back with visibility 0
+// (ChangeMessageVisibility to 0) by setting its receive count to NULL,
+// which its own schema forbids (NOT NULL): the call fails with a 500 after
+// the message has left the in-flight set and before it is queued again, so
+// with FAUXQS_DATA_DIR every such message is lost until a restart. Clear
+// only the in-flight columns instead, as the in-memory store does. The
+// package exports only its entry point, so the module is loaded by path.
+const { PersistenceManager } = await import(new URL("./node_modules/fauxqs/dist/persistence.js", import.meta.url));
+PersistenceManager.prototype.updateMessageReady = function (messageId) {
+  this.gizmoUpdateReady ??= this.db.prepare(
+    "UPDATE sqs_messages SET receipt_handle = NULL, visibility_deadline = NULL WHERE message_id = ?",
+  );
+  this.gizmoUpdateReady.run(messageId);
 };
 
 const { startFauxqs } = await import("fauxqs");
