@@ -96,6 +96,7 @@ type batch struct {
 // send hands the messages of one round to the client.
 func (b *batch) send(ctx context.Context, idx []int) {
 	p := b.p
+	sent := false
 	for _, i := range idx {
 		in := b.msgs[i]
 		if err := b.gate.Check(in.Key); err != nil {
@@ -115,9 +116,17 @@ func (b *batch) send(ctx context.Context, idx []int) {
 		if err != nil {
 			b.errs[i] = err
 			b.gate.Fail(in.Key)
+			continue
 		}
+		sent = true
 	}
-	// Send the last, partial request now: every message of the round is in.
+	if !sent {
+		return
+	}
+	// Send the last, partial request now: every message of the round is
+	// in. (The client's Flush must not run before its first Publish, which
+	// sets up what it reads without a lock: here that Publish happened in
+	// this goroutine.)
 	go func() {
 		p.mu.RLock()
 		defer p.mu.RUnlock()

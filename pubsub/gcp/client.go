@@ -78,9 +78,10 @@ func connect(ctx context.Context, cfg Config, o options, extra ...option.ClientO
 	copts = append(copts, o.clientOpts...)
 	c, err := pubsub.NewClient(ctx, cfg.ProjectID, copts...)
 	if err != nil {
-		// The error may quote the credentials JSON; do not pass it on.
-		if cfg.CredentialsJSON != "" && strings.Contains(err.Error(), cfg.CredentialsJSON) {
-			return nil, errors.New("gcp: connect: the client refused the credentials in CredentialsJSON")
+		// An error about the credentials may quote parts of the key in
+		// CredentialsJSON, a secret: do not pass its text on.
+		if cfg.CredentialsJSON != "" && strings.Contains(strings.ToLower(err.Error()), "credential") {
+			return nil, errors.New("gcp: connect: the client refused the key in CredentialsJSON (its error is withheld: it may quote the key)")
 		}
 		return nil, fmt.Errorf("gcp: connect: %w", err)
 	}

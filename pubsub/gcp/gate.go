@@ -50,9 +50,7 @@ func (g *streamGate) intercept(ctx context.Context, desc *grpc.StreamDesc, cc *g
 	if method != streamingPull {
 		return streamer(ctx, desc, cc, method, opts...)
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.shut {
+	if g.isShut() {
 		return &quietStream{ctx: ctx}, nil
 	}
 	rctx, cancel := context.WithCancel(ctx)
@@ -62,9 +60,21 @@ func (g *streamGate) intercept(ctx context.Context, desc *grpc.StreamDesc, cc *g
 		return nil, err
 	}
 	gs := &gatedStream{ClientStream: s, quiet: quietStream{ctx: ctx}, cancel: cancel, ended: make(chan struct{})}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.shut { // Stop came while the call was being made
+		gs.end()
+		return &quietStream{ctx: ctx}, nil
+	}
 	g.streams[gs] = struct{}{}
 	context.AfterFunc(ctx, func() { g.forget(gs) })
 	return gs, nil
+}
+
+func (g *streamGate) isShut() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.shut
 }
 
 func (g *streamGate) forget(gs *gatedStream) {

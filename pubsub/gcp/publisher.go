@@ -103,7 +103,8 @@ func (p *Publisher) Publish(ctx context.Context, key string, msg proto.Message, 
 // Publish.Ordering, as the ordering key. [gizmo.WithDeduplicationID] fails
 // with an error wrapping [gizmo.ErrNotSupported]: Pub/Sub does not
 // deduplicate on publish. After a failed publish of an ordering key, the
-// next publish of that key resumes it.
+// next publish of that key resumes it. If ctx ends while PublishRaw waits,
+// it returns ctx's error, and the client may still send the message.
 func (p *Publisher) PublishRaw(ctx context.Context, key string, payload []byte, opts ...gizmo.PublishOption) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("gcp: publish to %q: %w", p.name, err)

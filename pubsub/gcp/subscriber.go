@@ -217,7 +217,14 @@ func (r *Subscriber) stop(ctx context.Context) error {
 
 	var err error
 	if unsettled > 0 {
+		// Each delivery still held ends its lease at once; wait for that,
+		// so that settling one after Stop returns reports it.
 		close(r.abortCh)
+		r.mu.Lock()
+		for r.inflight > 0 {
+			r.cond.Wait()
+		}
+		r.mu.Unlock()
 		err = fmt.Errorf("gcp: stop subscriber of %q: %d messages were still unsettled and were handed back for redelivery: %w (%w)",
 			r.name, unsettled, gizmo.ErrDrainTimeout, context.Cause(ctx))
 		r.log.LogAttrs(context.Background(), slog.LevelWarn, "gcp: messages not settled before the drain deadline",
