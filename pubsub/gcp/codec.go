@@ -38,13 +38,19 @@ func encode(topic string, ordering bool, maxBytes int, key string, payload []byt
 	if len(key) > MaxAttributeValueBytes {
 		return nil, fmt.Errorf("gcp: publish to %q: key of %d bytes, Pub/Sub allows %d: %w", topic, len(key), MaxAttributeValueBytes, gizmo.ErrTooLarge)
 	}
-	body, wattrs := codec.Encode(key, payload, attrs)
-	if len(body) > 0 && len(payload) > 0 && &body[0] == &payload[0] {
-		body = bytes.Clone(payload)
-	}
-	m := &pubsub.Message{Data: body}
-	if len(wattrs) > 0 {
-		m.Attributes = wattrs
+	var m *pubsub.Message
+	if key == "" && len(attrs) == 0 && len(payload) > 0 {
+		// Nothing to encode: skip the codec's attribute map.
+		m = &pubsub.Message{Data: bytes.Clone(payload)}
+	} else {
+		body, wattrs := codec.Encode(key, payload, attrs)
+		if len(body) > 0 && len(payload) > 0 && &body[0] == &payload[0] {
+			body = bytes.Clone(payload)
+		}
+		m = &pubsub.Message{Data: body}
+		if len(wattrs) > 0 {
+			m.Attributes = wattrs
+		}
 	}
 	if ordering {
 		m.OrderingKey = key
@@ -56,6 +62,8 @@ func encode(topic string, ordering bool, maxBytes int, key string, payload []byt
 }
 
 // checkLimits applies Pub/Sub's limits to a message as it will be sent.
+// It computes the exact encoded size only when a cheap upper bound of it
+// is over the limit.
 func checkLimits(topic string, maxBytes int, m *pubsub.Message) error {
 	if n := len(m.Attributes); n > MaxAttributes {
 		return fmt.Errorf("gcp: publish to %q: %d attributes on the wire (the key and encoding flags count), Pub/Sub allows %d: %w", topic, n, MaxAttributes, gizmo.ErrTooLarge)
@@ -71,10 +79,26 @@ func checkLimits(topic string, maxBytes int, m *pubsub.Message) error {
 	if len(m.OrderingKey) > MaxOrderingKeyBytes {
 		return fmt.Errorf("gcp: publish to %q: ordering key of %d bytes, Pub/Sub allows %d: %w", topic, len(m.OrderingKey), MaxOrderingKeyBytes, gizmo.ErrTooLarge)
 	}
-	if n := requestSize(topic, m); n > maxBytes || n > MaxRequestBytes {
-		return fmt.Errorf("gcp: publish to %q: message of %d bytes as a publish request, the limit is %d: %w", topic, n, min(maxBytes, MaxRequestBytes), gizmo.ErrTooLarge)
+	limit := min(maxBytes, MaxRequestBytes)
+	if sizeBound(topic, m) <= limit {
+		return nil
+	}
+	if n := requestSize(topic, m); n > limit {
+		return fmt.Errorf("gcp: publish to %q: message of %d bytes as a publish request, the limit is %d: %w", topic, n, limit, gizmo.ErrTooLarge)
 	}
 	return nil
+}
+
+// sizeBound is at least requestSize(topic, m): every length prefix is
+// taken at its largest for a message under MaxRequestBytes (4 bytes), and
+// every tag at 1 byte.
+func sizeBound(topic string, m *pubsub.Message) int {
+	const field = 1 + 4 // tag and length of a length-delimited field
+	n := field + len(m.Data) + field + len(m.OrderingKey)
+	for k, v := range m.Attributes {
+		n += field + field + len(k) + field + len(v) // map entry: key and value fields
+	}
+	return field + len(topic) + field + n
 }
 
 // messageSize is the encoded size of m in a publish request, as the client

@@ -171,6 +171,9 @@ func FuzzEncodeRoundTrip(f *testing.F) {
 			}
 			return
 		}
+		if sizeBound(codecTopic, m) < requestSize(codecTopic, m) {
+			t.Fatalf("sizeBound %d under the exact size %d", sizeBound(codecTopic, m), requestSize(codecTopic, m))
+		}
 		if len(m.Attributes) > MaxAttributes || len(m.Data) == 0 || len(m.OrderingKey) > MaxOrderingKeyBytes || requestSize(codecTopic, m) > 2000 {
 			t.Fatalf("accepted a message past Pub/Sub's limits: %d attributes, %d bytes of data", len(m.Attributes), len(m.Data))
 		}

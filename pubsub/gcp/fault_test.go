@@ -100,7 +100,7 @@ type emulator struct {
 
 // startEmulator starts the pubsubemu that scripts/testenv built, on a
 // free port, and stops it (by its PID) when the test ends.
-func startEmulator(t *testing.T) *emulator {
+func startEmulator(t testing.TB) *emulator {
 	t.Helper()
 	bin := testenv.Require(t, "GIZMO_TEST_PUBSUB_BIN", "pubsub")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
