@@ -63,12 +63,16 @@ func (p *Publisher) waves(msgs []gizmo.Message) [][]int {
 	if p.ordering || len(msgs) == 1 {
 		return [][]int{all}
 	}
-	seen := make(map[string]int, len(msgs))
+	var seen map[string]int
 	rounds := 1
-	round := make([]int, len(msgs))
+	var round []int
 	for i, m := range msgs {
 		if m.Key == "" {
 			continue
+		}
+		if seen == nil {
+			seen = make(map[string]int)
+			round = make([]int, len(msgs))
 		}
 		round[i] = seen[m.Key]
 		seen[m.Key]++

@@ -26,6 +26,10 @@
 //     a refusal with one wrapping [ErrPermissionDenied].
 //   - Pub/Sub does not deduplicate on publish: WithDeduplicationID fails
 //     with an error wrapping pubsub.ErrNotSupported.
+//   - [Publisher.PublishMessage] publishes a client-library message as it
+//     is, without gizmo's wire encoding, for consumers outside gizmo. An
+//     ordering key on a publisher without Publish.Ordering fails there
+//     with [ErrOrderingNotEnabled] rather than being dropped.
 //   - Close sends what the client holds, waits for it, and stops the
 //     client's publisher.
 //
@@ -43,7 +47,7 @@
 // A publish is checked against Pub/Sub's limits before anything is sent,
 // and fails with an error wrapping pubsub.ErrTooLarge past them: at most
 // [MaxAttributes] attributes on the wire (so 99 of the caller's when the
-// message has a key, since gizmo-key counts), names of at most
+// message has a key, since gizmo-key counts, as does gizmo-enc), names of at most
 // [MaxAttributeNameBytes] bytes and values of at most
 // [MaxAttributeValueBytes] as they travel, keys and ordering keys of at
 // most 1024 bytes, and a message of at most Publish.MaxMessageBytes
@@ -109,21 +113,22 @@
 //
 // # Stopping
 //
-// Stop stops delivering and hands back, at once, the messages the client
-// fetched that were not delivered. It waits for delivered messages to be
-// settled, until its context ends; then it hands back those still
-// unsettled (its error wraps pubsub.ErrDrainTimeout). The client's stream
-// stays open while Stop waits, because the client sends acknowledgements
-// only while its Receive runs; what Pub/Sub sends meanwhile is held and
-// handed back when the wait ends, rather than at once (which would make
-// Pub/Sub send it straight back, at the cost of a delivery attempt each
-// time). Stop then ends the client's Receive, which sends the last
-// acknowledgements and Nacks, and closes the channel; a subscriber that
-// made its client closes it. A message Pub/Sub puts on the stream in the
-// instant the stream closes is delivered again only after the stream's
-// ack deadline (Receive.MaxDurationPerAckExtension, 60s by default).
-// Settling a delivery that Stop handed back returns an error wrapping
-// pubsub.ErrStopped and pubsub.ErrLeaseLost.
+// Stop stops fetching at once: it half-closes the client's StreamingPull
+// streams, through a stream interceptor of the subscriber's own client
+// that keeps the client unaware of it, because the client sends
+// acknowledgements only while its streams live. Messages that were
+// already on their way still arrive; they, and every message fetched but
+// not delivered, are handed back (Nacked) at once. Stop then waits for
+// delivered messages to be settled, until its context ends, and hands
+// back those still unsettled (its error wraps pubsub.ErrDrainTimeout;
+// settling one of them afterwards returns an error wrapping
+// pubsub.ErrStopped and pubsub.ErrLeaseLost). Last, it ends the client's
+// Receive, which sends the last acknowledgements and Nacks, closes the
+// channel and closes the client; if its context has ended, it does not
+// wait for that last step, which finishes in the background. A message
+// put on a stream in the instant the stream closes can be lost in
+// transit: pstest delivers it again only after the stream's ack deadline
+// (Receive.MaxDurationPerAckExtension, 60s by default).
 //
 // # Failures
 //

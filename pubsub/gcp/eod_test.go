@@ -3,6 +3,7 @@ package gcp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -136,25 +137,33 @@ func TestExactlyOnceFailures(t *testing.T) {
 }
 
 // TestDoneWaitWithoutExactlyOnce checks that DoneWait does not pretend to
-// a confirmation Pub/Sub does not give: it fails with ErrNotSupported and
-// leaves the message unsettled.
+// a confirmation Pub/Sub does not give, whether the subscriber does not
+// ask for exactly-once acknowledgements or the subscription does not
+// have them: it fails with ErrNotSupported and leaves the message
+// unsettled, and Done still works.
 func TestDoneWaitWithoutExactlyOnce(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t)
-	topic, sub := f.topicAndSub(nil)
-	cfg := f.config(topic, sub)
-	f.publish(f.publisher(cfg), "", "m")
-	m := recv(t, f.subscriber(cfg).Start(), "the message")
-	if err := gizmo.DoneWait(t.Context(), m); !errors.Is(err, gizmo.ErrNotSupported) {
-		t.Errorf("DoneWait = %v, want an error wrapping ErrNotSupported", err)
-	}
-	if s := m.Settlement(); s != gizmo.Unsettled {
-		t.Errorf("Settlement after DoneWait = %v, want Unsettled", s)
-	}
-	if err := m.Done(); err != nil {
-		t.Errorf("Done after DoneWait: %v", err)
-	}
-	if s := m.Settlement(); s != gizmo.Acked {
-		t.Errorf("Settlement after Done = %v, want Acked", s)
+	for _, askEOD := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ExactlyOnce=%v", askEOD), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			topic, sub := f.topicAndSub(nil)
+			cfg := f.config(topic, sub)
+			cfg.Receive.ExactlyOnce = askEOD
+			f.publish(f.publisher(cfg), "", "m")
+			m := recv(t, f.subscriber(cfg).Start(), "the message")
+			if err := gizmo.DoneWait(t.Context(), m); !errors.Is(err, gizmo.ErrNotSupported) {
+				t.Errorf("DoneWait = %v, want an error wrapping ErrNotSupported", err)
+			}
+			if s := m.Settlement(); s != gizmo.Unsettled {
+				t.Errorf("Settlement after DoneWait = %v, want Unsettled", s)
+			}
+			if err := m.Done(); err != nil {
+				t.Errorf("Done after DoneWait: %v", err)
+			}
+			if s := m.Settlement(); s != gizmo.Acked {
+				t.Errorf("Settlement after Done = %v, want Acked", s)
+			}
+		})
 	}
 }

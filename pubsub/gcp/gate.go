@@ -3,7 +3,10 @@ package gcp
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -40,6 +43,11 @@ type streamGate struct {
 	mu      sync.Mutex
 	shut    bool
 	streams map[*gatedStream]struct{}
+
+	// exactlyOnce is whether the subscription has exactly-once delivery,
+	// as the last message Pub/Sub sent said (the client reads it the same
+	// way, and treats a response without it as "no").
+	exactlyOnce atomic.Bool
 }
 
 func newStreamGate() *streamGate {
@@ -59,7 +67,7 @@ func (g *streamGate) intercept(ctx context.Context, desc *grpc.StreamDesc, cc *g
 		cancel()
 		return nil, err
 	}
-	gs := &gatedStream{ClientStream: s, quiet: quietStream{ctx: ctx}, cancel: cancel, ended: make(chan struct{})}
+	gs := &gatedStream{ClientStream: s, quiet: quietStream{ctx: ctx}, cancel: cancel, ended: make(chan struct{}), g: g}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.shut { // Stop came while the call was being made
@@ -118,6 +126,7 @@ type gatedStream struct {
 	grpc.ClientStream
 	quiet  quietStream
 	cancel context.CancelFunc
+	g      *streamGate
 
 	sendMu  sync.Mutex // the client's sends and the gate's half-close
 	mu      sync.Mutex
@@ -166,6 +175,9 @@ func (s *gatedStream) RecvMsg(m any) error {
 	}
 	err := s.ClientStream.RecvMsg(m)
 	if err == nil {
+		if res, ok := m.(*pubsubpb.StreamingPullResponse); ok {
+			s.g.exactlyOnce.Store(res.GetSubscriptionProperties().GetExactlyOnceDeliveryEnabled())
+		}
 		return nil
 	}
 	s.mu.Lock()

@@ -30,6 +30,7 @@ type Message struct {
 	d     decoded
 	fin   chan struct{} // closed when the delivery leaves the held state
 	state atomic.Uint32 // a gizmo.Settlement, or lost
+	eod   bool          // acknowledge with AckWithResult: Receive.ExactlyOnce, on a subscription with it
 
 	mu       sync.Mutex // serialises the end of the lease with extensions
 	start    time.Time  // when the application got the message
@@ -99,17 +100,18 @@ func (d *Message) Settlement() gizmo.Settlement {
 	return gizmo.Unsettled
 }
 
-// Done acknowledges the message. Without Receive.ExactlyOnce it returns
-// once the client holds the acknowledgement, which it sends within a
-// tenth of a second; with it, Done waits for Pub/Sub's answer and returns
-// its failure, if any (see [Message.DoneWait]). The first of Done and Nack
+// Done acknowledges the message. With Receive.ExactlyOnce, on a
+// subscription with exactly-once delivery, it waits for Pub/Sub's answer
+// and returns its failure, if any (see [Message.DoneWait]); otherwise it
+// returns once the client holds the acknowledgement, which it sends within
+// a tenth of a second. The first of Done and Nack
 // wins; later calls return nil. If the lease already ended, Done returns an
 // error wrapping [gizmo.ErrLeaseLost], and the message is delivered again.
 func (d *Message) Done() error {
 	if first, err := d.settle("done", gizmo.Acked); !first {
 		return err
 	}
-	if !d.r.eod {
+	if !d.eod {
 		d.m.Ack()
 		d.release()
 		return nil
@@ -123,11 +125,16 @@ func (d *Message) Done() error {
 // ctx ends, or the client's stream fails. Pub/Sub confirms
 // acknowledgements only on subscriptions with exactly-once delivery, and
 // only a subscriber with Receive.ExactlyOnce asks for the confirmation:
-// on any other, DoneWait leaves the message unsettled and returns an
-// error wrapping [gizmo.ErrNotSupported] (call Done instead).
+// on any other subscriber or subscription (the client learns which from
+// Pub/Sub), DoneWait leaves the message unsettled and returns an error
+// wrapping [gizmo.ErrNotSupported] (call Done instead): the client would
+// answer success without asking.
 func (d *Message) DoneWait(ctx context.Context) error {
 	if !d.r.eod {
-		return fmt.Errorf("gcp: done message %s: Pub/Sub confirms acknowledgements only with exactly-once delivery (Receive.ExactlyOnce): %w", d.ID(), gizmo.ErrNotSupported)
+		return fmt.Errorf("gcp: done message %s: Pub/Sub confirms acknowledgements only with exactly-once delivery, and Receive.ExactlyOnce is off: %w", d.ID(), gizmo.ErrNotSupported)
+	}
+	if !d.eod {
+		return fmt.Errorf("gcp: done message %s: Pub/Sub confirms acknowledgements only with exactly-once delivery, which subscription %s does not have: %w", d.ID(), d.r.name, gizmo.ErrNotSupported)
 	}
 	if first, err := d.settle("done", gizmo.Acked); !first {
 		return err

@@ -63,7 +63,7 @@ func (r *Subscriber) receive(ctx context.Context, g *generation, m *pubsub.Messa
 }
 
 func (r *Subscriber) newDelivery(g *generation, m *pubsub.Message) *Message {
-	d := &Message{m: m, r: r, g: g, d: decode(m), fin: make(chan struct{})}
+	d := &Message{m: m, r: r, g: g, d: decode(m), fin: make(chan struct{}), eod: r.eod && r.gate.exactlyOnce.Load()}
 	if d.d.err != nil {
 		r.log.LogAttrs(context.Background(), slog.LevelWarn, "gcp: message delivered as it travelled: its gizmo wire encoding is malformed",
 			slog.String("subscription", r.name), slog.String("message_id", m.ID), slog.Any("error", d.d.err))

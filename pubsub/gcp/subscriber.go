@@ -169,14 +169,14 @@ func (r *Subscriber) Err() error {
 	return r.err
 }
 
-// Stop stops delivering and hands back at once the messages the client
-// fetched that were not delivered yet. It waits until delivered messages
-// are settled or ctx ends; then it hands back those still unsettled (the
-// error wraps [gizmo.ErrDrainTimeout]) and whatever the client fetched
-// meanwhile, ends the client's Receive, which sends the last
-// acknowledgements, and closes the channel. If ctx ends first, Stop
-// returns without waiting for that last step, which finishes in the
-// background. A later call waits for the first and returns its result.
+// Stop stops fetching and hands back at once the messages the client
+// fetched that were not delivered. It waits until delivered messages are
+// settled or ctx ends; then it hands back those still unsettled (the
+// error wraps [gizmo.ErrDrainTimeout]), ends the client's Receive, which
+// sends the last acknowledgements, closes the channel and closes the
+// client. If ctx has ended by then, Stop returns without waiting for
+// that last step, which finishes in the background. A later call waits
+// for the first and returns its result. See the package doc.
 func (r *Subscriber) Stop(ctx context.Context) error {
 	r.stopOnce.Do(func() { r.stopErr = r.stop(ctx) })
 	return r.stopErr
