@@ -98,7 +98,11 @@
 // ExtendDoneDeadline extends to that point and returns an error wrapping
 // [ErrExtensionLimit]. ExtendDoneDeadline(0) hands the message back, like
 // Nack. The subscriber reports its lease (pubsub.LeaseReporter), so
-// pubsub.Consume extends in time.
+// pubsub.Consume extends in time. Consume extends by a whole lease, so
+// with Receive.Lease at its default (MaxExtension) it asks for more than
+// is left once a handler has run for a quarter of MaxExtension, and logs
+// the ErrExtensionLimit it gets; a Receive.Lease well under MaxExtension
+// (a minute, say) lets it keep leases quietly until MaxExtension.
 //
 // # Ordering
 //

@@ -45,8 +45,8 @@ type streamGate struct {
 	streams map[*gatedStream]struct{}
 
 	// exactlyOnce is whether the subscription has exactly-once delivery,
-	// as the last message Pub/Sub sent said (the client reads it the same
-	// way, and treats a response without it as "no").
+	// as the last response from Pub/Sub that said so said (the client
+	// reads it from the same responses).
 	exactlyOnce atomic.Bool
 }
 
@@ -175,8 +175,8 @@ func (s *gatedStream) RecvMsg(m any) error {
 	}
 	err := s.ClientStream.RecvMsg(m)
 	if err == nil {
-		if res, ok := m.(*pubsubpb.StreamingPullResponse); ok {
-			s.g.exactlyOnce.Store(res.GetSubscriptionProperties().GetExactlyOnceDeliveryEnabled())
+		if res, ok := m.(*pubsubpb.StreamingPullResponse); ok && res.SubscriptionProperties != nil {
+			s.g.exactlyOnce.Store(res.SubscriptionProperties.ExactlyOnceDeliveryEnabled)
 		}
 		return nil
 	}
