@@ -100,8 +100,8 @@
 // connection, throttling, a broker restart) on its own, with backoff, for
 // both publishing and receiving. Only an unrecoverable error (a missing
 // subscription, denied access) ends a subscriber: its channel closes and
-// [Subscriber.Err] reports the error, wrapping a sentinel such as
-// [ErrSubscriptionNotFound].
+// [Subscriber.Err] reports the error, wrapping [ErrSubscriptionNotFound]
+// or [ErrAccessDenied].
 //
 // # Backends underneath
 //

@@ -37,6 +37,10 @@ var (
 	// [MultiPublisher.PublishBatch] for a message that was not sent because
 	// an earlier message with the same key failed in the same call.
 	ErrKeyBlocked = errors.New("pubsub: not sent: an earlier message with the same key failed")
+	// ErrAccessDenied is wrapped by errors for a call the broker refused
+	// for want of permission or of valid credentials. Retrying will not
+	// help, so it ends a subscriber: its channel closes and Err wraps it.
+	ErrAccessDenied = errors.New("pubsub: access denied")
 	// ErrInvalidMessage is wrapped by errors for a message that breaks the
 	// contract's rules: a key or attribute that is not valid UTF-8, an empty
 	// attribute name, or an attribute name with the reserved prefix.

@@ -14,9 +14,9 @@ import (
 // ErrAccessDenied is wrapped by errors for a call AWS refused for want of
 // permission or valid credentials (AccessDenied, AuthorizationError,
 // InvalidClientTokenId, a KMS key the caller may not use). It ends a
-// [Subscriber]: its channel closes and Err wraps it. Package pubsub has no
-// portable sentinel for it yet.
-var ErrAccessDenied = errors.New("aws: access denied")
+// [Subscriber]: its channel closes and Err wraps it. It wraps the portable
+// [pubsub.ErrAccessDenied], which code that runs on any backend checks.
+var ErrAccessDenied = fmt.Errorf("aws: access denied: %w", pubsub.ErrAccessDenied)
 
 // errKind sorts AWS errors by what the adapter does about them.
 type errKind int

@@ -148,8 +148,8 @@ func TestAccessDeniedEndsSubscriber(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the subscriber did not end on denied access")
 	}
-	if err := sub.Err(); !errors.Is(err, gaws.ErrAccessDenied) {
-		t.Errorf("Err = %v, want ErrAccessDenied", err)
+	if err := sub.Err(); !errors.Is(err, gaws.ErrAccessDenied) || !errors.Is(err, pubsub.ErrAccessDenied) {
+		t.Errorf("Err = %v, want ErrAccessDenied, aws's and the portable one", err)
 	}
 }
 

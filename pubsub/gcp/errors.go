@@ -16,8 +16,9 @@ var (
 	// ErrPermissionDenied is wrapped by errors for a call Pub/Sub refused
 	// for want of permission or of valid credentials (PermissionDenied,
 	// Unauthenticated). A subscriber that gets it ends, with Err wrapping
-	// it.
-	ErrPermissionDenied = errors.New("gcp: permission denied")
+	// it. It wraps the portable [gizmo.ErrAccessDenied], which code that
+	// runs on any backend checks.
+	ErrPermissionDenied = fmt.Errorf("gcp: permission denied: %w", gizmo.ErrAccessDenied)
 	// ErrExtensionLimit is wrapped by the error of ExtendDoneDeadline when
 	// the lease asked for would end after Receive.MaxExtension from the
 	// delivery. The lease was extended as far as it goes.

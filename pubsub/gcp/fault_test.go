@@ -410,8 +410,8 @@ func TestPermissionDenied(t *testing.T) {
 	for m := range r.Start() {
 		t.Errorf("delivered %q although access is denied", m.Message())
 	}
-	if err := r.Err(); !errors.Is(err, ErrPermissionDenied) {
-		t.Errorf("Err = %v, want ErrPermissionDenied", err)
+	if err := r.Err(); !errors.Is(err, ErrPermissionDenied) || !errors.Is(err, gizmo.ErrAccessDenied) {
+		t.Errorf("Err = %v, want ErrPermissionDenied, which wraps pubsub.ErrAccessDenied", err)
 	}
 
 	deny := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, opts ...grpc.CallOption) error {

@@ -108,8 +108,9 @@ func fatal(err error) (error, bool) {
 	case errors.Is(err, sarama.ErrUnknownTopicOrPartition), errors.Is(err, sarama.ErrInvalidTopic):
 		return fmt.Errorf("%w: %w: %w", pubsub.ErrSubscriptionNotFound, pubsub.ErrTopicNotFound, err), true
 	case errors.Is(err, sarama.ErrTopicAuthorizationFailed), errors.Is(err, sarama.ErrGroupAuthorizationFailed),
-		errors.Is(err, sarama.ErrClusterAuthorizationFailed), errors.Is(err, sarama.ErrSASLAuthenticationFailed),
-		errors.Is(err, sarama.ErrInvalidGroupId), errors.Is(err, sarama.ErrInvalidSessionTimeout),
+		errors.Is(err, sarama.ErrClusterAuthorizationFailed), errors.Is(err, sarama.ErrSASLAuthenticationFailed):
+		return fmt.Errorf("%w: %w", pubsub.ErrAccessDenied, err), true
+	case errors.Is(err, sarama.ErrInvalidGroupId), errors.Is(err, sarama.ErrInvalidSessionTimeout),
 		errors.Is(err, sarama.ErrUnsupportedVersion), errors.Is(err, sarama.ErrInconsistentGroupProtocol):
 		return err, true
 	}

@@ -127,8 +127,10 @@
 // Config.Retries says, the subscriber's group sessions with a doubling
 // backoff from Config.RetryBackoff up to ten seconds, without limit. A
 // subscribed topic that disappears ends the subscriber with an error
-// wrapping [pubsub.ErrSubscriptionNotFound]; so do authorisation and
-// authentication failures and a configuration the brokers refuse.
+// wrapping [pubsub.ErrSubscriptionNotFound]; an authorisation or
+// authentication failure ends it with one wrapping
+// [pubsub.ErrAccessDenied], and a configuration the brokers refuse with
+// their error.
 // Connecting fails when no broker answers within Config.DialTimeout (per
 // attempt, Config.Retries attempts) or the constructor's context ends, with
 // an error naming the brokers.
