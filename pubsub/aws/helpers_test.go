@@ -19,6 +19,7 @@ import (
 
 	"github.com/seed8104ecd5/gizmo/pubsub"
 	gaws "github.com/seed8104ecd5/gizmo/pubsub/aws"
+	"github.com/seed8104ecd5/gizmo/pubsub/pubsubtest"
 )
 
 var nameSeq atomic.Int64
@@ -75,37 +76,8 @@ func startSubscriber(t testing.TB, cfg gaws.Config, queue string, opts ...gaws.O
 	return s, s.Start()
 }
 
-// recv returns the next message, failing the test if none comes within d.
-func recv(t testing.TB, ch <-chan pubsub.SubscriberMessage, d time.Duration, what string) pubsub.SubscriberMessage {
-	t.Helper()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case m, ok := <-ch:
-		if !ok {
-			t.Fatalf("waiting for %s: the channel closed", what)
-		}
-		return m
-	case <-timer.C:
-		t.Fatalf("waiting for %s: nothing within %v", what, d)
-		return nil
-	}
-}
-
-// expectNone fails the test if ch delivers anything within d.
-func expectNone(t testing.TB, ch <-chan pubsub.SubscriberMessage, d time.Duration, why string) {
-	t.Helper()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case m, ok := <-ch:
-		if ok {
-			t.Fatalf("%s: got %.60q (ID %s)", why, m.Message(), m.ID())
-		}
-		t.Fatalf("%s: the channel closed", why)
-	case <-timer.C:
-	}
-}
+// recv and expectNone are pubsubtest's helpers under shorter names.
+var recv, expectNone = pubsubtest.Receive, pubsubtest.ExpectNone
 
 // injector sits between an SDK client and fauxqs. For the actions it has
 // a rule for, the rule may answer in fauxqs's place; it records every

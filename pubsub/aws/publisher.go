@@ -21,7 +21,7 @@ type SQSPublisher struct {
 	q      queueInfo
 	enc    encoder
 	batch  batchPublisher
-	closed atomic.Bool
+	gate   gate
 }
 
 var _ pubsub.MultiPublisher = (*SQSPublisher)(nil)
@@ -49,9 +49,27 @@ func NewSQSPublisher(ctx context.Context, cfg Config, opts ...Option) (*SQSPubli
 		client: c,
 		q:      q,
 		enc:    newEncoder(q.fifo, cfg.GizmoCompat, false, limit(cfg.MaxMessageBytes, MaxSQSMessageBytes)),
+		gate:   gate{what: fmt.Sprintf("queue %q", q.name)},
 	}
-	p.batch = batchPublisher{enc: p.enc, maxBytes: maxSQSBatchBytes, send: p.sendBatch, what: p.what()}
+	p.batch = batchPublisher{enc: p.enc, maxBytes: maxSQSBatchBytes, send: p.sendBatch, what: p.gate.what}
 	return p, nil
+}
+
+// gate is what both publishers check before any call: the destination,
+// named for errors, and whether Close was called.
+type gate struct {
+	what   string // `queue "orders"`
+	closed atomic.Bool
+}
+
+func (g *gate) check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("aws: publish to %s: %w", g.what, err)
+	}
+	if g.closed.Load() {
+		return fmt.Errorf("aws: publish to %s: %w", g.what, pubsub.ErrClosed)
+	}
+	return nil
 }
 
 func limit(set, max int) int {
@@ -61,20 +79,8 @@ func limit(set, max int) int {
 	return max
 }
 
-func (p *SQSPublisher) what() string { return fmt.Sprintf("queue %q", p.q.name) }
-
 // QueueURL returns the URL of the queue the publisher sends to.
 func (p *SQSPublisher) QueueURL() string { return p.q.url }
-
-func (p *SQSPublisher) check(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("aws: publish to %s: %w", p.what(), err)
-	}
-	if p.closed.Load() {
-		return fmt.Errorf("aws: publish to %s: %w", p.what(), pubsub.ErrClosed)
-	}
-	return nil
-}
 
 // Publish marshals msg with protobuf and publishes it under key.
 func (p *SQSPublisher) Publish(ctx context.Context, key string, msg proto.Message, opts ...pubsub.PublishOption) error {
@@ -87,13 +93,13 @@ func (p *SQSPublisher) Publish(ctx context.Context, key string, msg proto.Messag
 // [pubsub.ErrTooLarge], both before anything is sent, and a deduplication
 // ID on a standard queue with one wrapping [pubsub.ErrNotSupported].
 func (p *SQSPublisher) PublishRaw(ctx context.Context, key string, payload []byte, opts ...pubsub.PublishOption) error {
-	if err := p.check(ctx); err != nil {
+	if err := p.gate.check(ctx); err != nil {
 		return err
 	}
 	o := pubsub.ApplyPublishOptions(opts...)
 	m, err := p.enc.encode(key, payload, o.Attributes, o.DeduplicationID)
 	if err != nil {
-		return fmt.Errorf("aws: publish to %s: %w", p.what(), err)
+		return fmt.Errorf("aws: publish to %s: %w", p.gate.what, err)
 	}
 	in := &sqs.SendMessageInput{
 		QueueUrl:          &p.q.url,
@@ -104,7 +110,7 @@ func (p *SQSPublisher) PublishRaw(ctx context.Context, key string, payload []byt
 		in.MessageGroupId, in.MessageDeduplicationId = &m.group, &m.dedup
 	}
 	if _, err := p.client.SendMessage(ctx, in); err != nil {
-		return fmt.Errorf("aws: publish to %s: %w", p.what(), wrapKind(err, classify(err), pubsub.ErrTopicNotFound))
+		return fmt.Errorf("aws: publish to %s: %w", p.gate.what, wrapKind(err, classify(err), pubsub.ErrTopicNotFound))
 	}
 	return nil
 }
@@ -119,7 +125,7 @@ func (p *SQSPublisher) PublishBatch(ctx context.Context, msgs []pubsub.Message) 
 	if len(msgs) == 0 {
 		return nil
 	}
-	if err := p.check(ctx); err != nil {
+	if err := p.gate.check(ctx); err != nil {
 		return allFailed(len(msgs), err)
 	}
 	return p.batch.publish(ctx, msgs)
@@ -164,7 +170,7 @@ func sqsEntryErrors(fs []sqstypes.BatchResultErrorEntry) ([]*entryError, []strin
 // wrapping [pubsub.ErrClosed]. Nothing is buffered, so there is nothing to
 // flush. Close is idempotent.
 func (p *SQSPublisher) Close() error {
-	p.closed.Store(true)
+	p.gate.closed.Store(true)
 	return nil
 }
 

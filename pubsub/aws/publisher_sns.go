@@ -3,7 +3,6 @@ package aws
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -22,7 +21,7 @@ type SNSPublisher struct {
 	t      topicInfo
 	enc    encoder
 	batch  batchPublisher
-	closed atomic.Bool
+	gate   gate
 }
 
 var _ pubsub.MultiPublisher = (*SNSPublisher)(nil)
@@ -51,25 +50,14 @@ func NewSNSPublisher(ctx context.Context, cfg Config, opts ...Option) (*SNSPubli
 		client: c,
 		t:      t,
 		enc:    newEncoder(t.fifo, cfg.GizmoCompat, true, limit(cfg.MaxMessageBytes, MaxSNSMessageBytes)),
+		gate:   gate{what: fmt.Sprintf("topic %q", t.name)},
 	}
-	p.batch = batchPublisher{enc: p.enc, maxBytes: maxSNSBatchBytes, send: p.sendBatch, what: p.what()}
+	p.batch = batchPublisher{enc: p.enc, maxBytes: maxSNSBatchBytes, send: p.sendBatch, what: p.gate.what}
 	return p, nil
 }
 
-func (p *SNSPublisher) what() string { return fmt.Sprintf("topic %q", p.t.name) }
-
 // TopicARN returns the ARN of the topic the publisher sends to.
 func (p *SNSPublisher) TopicARN() string { return p.t.arn }
-
-func (p *SNSPublisher) check(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("aws: publish to %s: %w", p.what(), err)
-	}
-	if p.closed.Load() {
-		return fmt.Errorf("aws: publish to %s: %w", p.what(), pubsub.ErrClosed)
-	}
-	return nil
-}
 
 // Publish marshals msg with protobuf and publishes it under key.
 func (p *SNSPublisher) Publish(ctx context.Context, key string, msg proto.Message, opts ...pubsub.PublishOption) error {
@@ -79,13 +67,13 @@ func (p *SNSPublisher) Publish(ctx context.Context, key string, msg proto.Messag
 // PublishRaw publishes payload under key with SNS Publish, with the same
 // checks and errors as [SQSPublisher.PublishRaw] and SNS's size limit.
 func (p *SNSPublisher) PublishRaw(ctx context.Context, key string, payload []byte, opts ...pubsub.PublishOption) error {
-	if err := p.check(ctx); err != nil {
+	if err := p.gate.check(ctx); err != nil {
 		return err
 	}
 	o := pubsub.ApplyPublishOptions(opts...)
 	m, err := p.enc.encode(key, payload, o.Attributes, o.DeduplicationID)
 	if err != nil {
-		return fmt.Errorf("aws: publish to %s: %w", p.what(), err)
+		return fmt.Errorf("aws: publish to %s: %w", p.gate.what, err)
 	}
 	in := &sns.PublishInput{
 		TopicArn:          &p.t.arn,
@@ -99,7 +87,7 @@ func (p *SNSPublisher) PublishRaw(ctx context.Context, key string, payload []byt
 		in.MessageGroupId, in.MessageDeduplicationId = &m.group, &m.dedup
 	}
 	if _, err := p.client.Publish(ctx, in); err != nil {
-		return fmt.Errorf("aws: publish to %s: %w", p.what(), wrapKind(err, classify(err), pubsub.ErrTopicNotFound))
+		return fmt.Errorf("aws: publish to %s: %w", p.gate.what, wrapKind(err, classify(err), pubsub.ErrTopicNotFound))
 	}
 	return nil
 }
@@ -110,7 +98,7 @@ func (p *SNSPublisher) PublishBatch(ctx context.Context, msgs []pubsub.Message) 
 	if len(msgs) == 0 {
 		return nil
 	}
-	if err := p.check(ctx); err != nil {
+	if err := p.gate.check(ctx); err != nil {
 		return allFailed(len(msgs), err)
 	}
 	return p.batch.publish(ctx, msgs)
@@ -152,7 +140,7 @@ func (p *SNSPublisher) sendBatch(ctx context.Context, ms []outMsg) ([]entryResul
 // Close marks the publisher closed; later publishes fail with an error
 // wrapping [pubsub.ErrClosed]. Close is idempotent.
 func (p *SNSPublisher) Close() error {
-	p.closed.Store(true)
+	p.gate.closed.Store(true)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
 	gizmo "github.com/seed8104ecd5/gizmo/pubsub"
+	"github.com/seed8104ecd5/gizmo/pubsub/pubsubtest"
 )
 
 // waitFor bounds every wait for something that should happen.
@@ -82,21 +83,11 @@ func (f *fixture) publish(p *Publisher, key, payload string, opts ...gizmo.Publi
 // waitFor or the channel closes.
 func recv(t testing.TB, ch <-chan gizmo.SubscriberMessage, what string) *Message {
 	t.Helper()
-	timer := time.NewTimer(waitFor)
-	defer timer.Stop()
-	select {
-	case m, ok := <-ch:
-		if !ok {
-			t.Fatalf("waiting for %s: the channel closed", what)
-		}
-		return m.(*Message)
-	case <-timer.C:
-		t.Fatalf("waiting for %s: nothing within %v", what, waitFor)
-		return nil
-	}
+	return pubsubtest.Receive(t, ch, waitFor, what).(*Message)
 }
 
-// expectNone fails the test if anything is delivered within d.
+// expectNone fails the test if a message is delivered within d; unlike
+// pubsubtest.ExpectNone it lets the channel close meanwhile.
 func expectNone(t testing.TB, ch <-chan gizmo.SubscriberMessage, d time.Duration, why string) {
 	t.Helper()
 	timer := time.NewTimer(d)

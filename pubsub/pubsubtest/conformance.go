@@ -424,39 +424,6 @@ func (s *suite) publishing(t testing.TB, order string, fn func(ctx context.Conte
 	return func() { <-done }
 }
 
-// confRecv returns the next message from ch, failing the test if none arrives
-// within d or the channel closes.
-func confRecv(t testing.TB, ch <-chan pubsub.SubscriberMessage, d time.Duration, what string) pubsub.SubscriberMessage {
-	t.Helper()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case m, ok := <-ch:
-		if !ok {
-			t.Fatalf("waiting for %s: the subscriber's channel closed", what)
-		}
-		return m
-	case <-timer.C:
-		t.Fatalf("waiting for %s: nothing delivered within %v", what, d)
-		return nil
-	}
-}
-
-// confExpectNone fails the test if anything is delivered on ch within d.
-func confExpectNone(t testing.TB, ch <-chan pubsub.SubscriberMessage, d time.Duration, why string) {
-	t.Helper()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case m, ok := <-ch:
-		if !ok {
-			t.Fatalf("%s: the subscriber's channel closed", why)
-		}
-		t.Fatalf("%s: got message %.80q (ID %q) within %v", why, m.Message(), m.ID(), d)
-	case <-timer.C:
-	}
-}
-
 // confWaitClosed fails the test unless ch is closed within d. Messages that
 // arrive meanwhile are counted and Nacked.
 func confWaitClosed(t testing.TB, ch <-chan pubsub.SubscriberMessage, d time.Duration) (extra int) {

@@ -81,7 +81,7 @@ func testConsumeDeadLetter(t *testing.T, s *suite) {
 		return nil
 	}, fastPolicy(3), pubsub.WithDeadLetter(s.publisher(t, dlTopic)))
 
-	dm := confRecv(t, s.subscriber(t, dlSub).Start(), s.caps.Timeout, "the poison message on the dead-letter topic")
+	dm := Receive(t, s.subscriber(t, dlSub).Start(), s.caps.Timeout, "the poison message on the dead-letter topic")
 	info, ok, err := pubsub.ParseDeadLetter(dm.Attributes())
 	if !ok || err != nil {
 		t.Fatalf("dead letter attributes %q: ParseDeadLetter = %v, %v", dm.Attributes(), ok, err)
@@ -105,7 +105,7 @@ func testConsumeDeadLetter(t *testing.T, s *suite) {
 		t.Errorf("poison message attempted %d times, want 3", n)
 	}
 	next := s.subscriber(t, sub).Start()
-	confExpectNone(t, next, s.quietWait(), "a message that Consume acknowledged or dead-lettered came back")
+	ExpectNone(t, next, s.quietWait(), "a message that Consume acknowledged or dead-lettered came back")
 }
 
 // testConsumeOrderedKeys runs Consume with ordered keys over an ordered
@@ -206,7 +206,7 @@ func testConsumeDrain(t *testing.T, s *suite) {
 		t.Errorf("handler context during the drain: %v, want still live", got)
 	}
 	next := s.subscriber(t, sub).Start()
-	confExpectNone(t, next, s.quietWait(), "the message handled during the drain came back")
+	ExpectNone(t, next, s.quietWait(), "the message handled during the drain came back")
 }
 
 // testConsumeRestart stops one Consume part way and starts another: every
@@ -281,7 +281,7 @@ func testReconnect(t *testing.T, s *suite) {
 	want := make(map[string]bool)
 	receive := func(count int) {
 		for i := 0; i < count; {
-			m := confRecv(t, ch, 3*s.caps.Timeout, fmt.Sprintf("message %d of %d", i+1, count))
+			m := Receive(t, ch, 3*s.caps.Timeout, fmt.Sprintf("message %d of %d", i+1, count))
 			if want[string(m.Message())] {
 				delete(want, string(m.Message()))
 				i++

@@ -79,7 +79,7 @@ func testRoundTrip(t *testing.T, s *suite) {
 			}
 			ch := s.subscriber(t, sub).Start()
 			for len(want) > 0 {
-				m := confRecv(t, ch, s.caps.Timeout, "the published message")
+				m := Receive(t, ch, s.caps.Timeout, "the published message")
 				attrs, ok := want[string(m.Message())]
 				if !ok {
 					t.Fatalf("unexpected payload %q", m.Message())
@@ -102,7 +102,7 @@ func testRoundTrip(t *testing.T, s *suite) {
 				t.Errorf("Publish: %v", err)
 			}
 		})
-		m := confRecv(t, s.subscriber(t, sub).Start(), s.caps.Timeout, "the published message")
+		m := Receive(t, s.subscriber(t, sub).Start(), s.caps.Timeout, "the published message")
 		got := &wrapperspb.StringValue{}
 		if err := pubsub.UnmarshalProto(m, got); err != nil {
 			t.Fatal(err)
@@ -121,7 +121,7 @@ func testRoundTrip(t *testing.T, s *suite) {
 		s.publish(t, p, "k", buf, pubsub.WithAttributes(attrs))
 		copy(buf, "CHANGED!")
 		attrs["k"] = "changed"
-		m := confRecv(t, s.subscriber(t, sub).Start(), s.caps.Timeout, "the published message")
+		m := Receive(t, s.subscriber(t, sub).Start(), s.caps.Timeout, "the published message")
 		confCheckMessage(t, m, "k", []byte("original payload"), map[string]string{"k": "original"})
 		_ = m.Done()
 	})
@@ -160,7 +160,7 @@ func testBacklog(t *testing.T, s *suite) {
 	}
 	ch := s.subscriber(t, sub).Start()
 	for len(want) > 0 {
-		m := confRecv(t, ch, s.caps.Timeout, fmt.Sprintf("the backlog (%d of %d still missing)", len(want), n))
+		m := Receive(t, ch, s.caps.Timeout, fmt.Sprintf("the backlog (%d of %d still missing)", len(want), n))
 		delete(want, string(m.Message()))
 		_ = m.Done()
 	}
@@ -288,7 +288,7 @@ func testBatch(t *testing.T, s *suite) {
 	})
 	ch := s.subscriber(t, sub).Start()
 	for len(byPayload) > 0 {
-		m := confRecv(t, ch, s.caps.Timeout, fmt.Sprintf("the batch (%d of %d still missing)", len(byPayload), n))
+		m := Receive(t, ch, s.caps.Timeout, fmt.Sprintf("the batch (%d of %d still missing)", len(byPayload), n))
 		if want, ok := byPayload[string(m.Message())]; ok {
 			confCheckMessage(t, m, want.Key, want.Payload, want.Attributes)
 			delete(byPayload, string(m.Message()))
@@ -303,14 +303,14 @@ func testNack(t *testing.T, s *suite) {
 	want := s.payload(t, 0)
 	s.publish(t, p, "k", want, pubsub.WithAttribute("a", "1"))
 	ch := s.subscriber(t, sub).Start()
-	first := confRecv(t, ch, s.caps.Timeout, "the message")
+	first := Receive(t, ch, s.caps.Timeout, "the message")
 	if err := first.Nack(); err != nil {
 		t.Fatalf("Nack: %v", err)
 	}
 	if err := first.Nack(); err != nil {
 		t.Errorf("second Nack = %v, want nil", err)
 	}
-	second := confRecv(t, ch, s.promptWait(), "the redelivery after Nack")
+	second := Receive(t, ch, s.promptWait(), "the redelivery after Nack")
 	confCheckMessage(t, second, "k", want, map[string]string{"a": "1"})
 	if a1, a2 := confAttempt(first), confAttempt(second); a1 > 0 && a2 <= a1 {
 		t.Errorf("DeliveryAttempt after Nack = %d, want more than the first delivery's %d", a2, a1)
@@ -326,8 +326,8 @@ func testStableIDs(t *testing.T, s *suite) {
 	s.publish(t, p, "", s.payload(t, 0))
 	s.publish(t, p, "", s.payload(t, 1))
 	ch := s.subscriber(t, sub).Start()
-	a := confRecv(t, ch, s.caps.Timeout, "the first message")
-	b := confRecv(t, ch, s.caps.Timeout, "the second message")
+	a := Receive(t, ch, s.caps.Timeout, "the first message")
+	b := Receive(t, ch, s.caps.Timeout, "the second message")
 	if a.ID() == "" || a.ID() == b.ID() {
 		t.Errorf("IDs %q and %q of two messages: want distinct and non-empty", a.ID(), b.ID())
 	}
@@ -335,7 +335,7 @@ func testStableIDs(t *testing.T, s *suite) {
 	if err := a.Nack(); err != nil {
 		t.Fatalf("Nack: %v", err)
 	}
-	again := confRecv(t, ch, s.promptWait(), "the redelivery after Nack")
+	again := Receive(t, ch, s.promptWait(), "the redelivery after Nack")
 	if !bytes.Equal(again.Message(), a.Message()) || again.ID() != a.ID() {
 		t.Errorf("redelivery: payload %q ID %q, want payload %q ID %q", again.Message(), again.ID(), a.Message(), a.ID())
 	}
@@ -348,9 +348,9 @@ func testDeadlineRedelivery(t *testing.T, s *suite) {
 	want := s.payload(t, 0)
 	s.publish(t, p, "", want)
 	ch := s.subscriber(t, sub).Start()
-	first := confRecv(t, ch, s.caps.Timeout, "the message")
+	first := Receive(t, ch, s.caps.Timeout, "the message")
 	// Never settle first: it must come back once its deadline lapses.
-	second := confRecv(t, ch, s.redeliveryWait(), fmt.Sprintf("the redelivery after the ack deadline (%v)", s.caps.AckDeadline))
+	second := Receive(t, ch, s.redeliveryWait(), fmt.Sprintf("the redelivery after the ack deadline (%v)", s.caps.AckDeadline))
 	if !bytes.Equal(second.Message(), want) {
 		t.Fatalf("redelivered payload = %q, want %q", second.Message(), want)
 	}
@@ -370,11 +370,11 @@ func testExtendDeadline(t *testing.T, s *suite) {
 	p := s.publisher(t, topic)
 	s.publish(t, p, "", s.payload(t, 0))
 	ch := s.subscriber(t, sub).Start()
-	m := confRecv(t, ch, s.caps.Timeout, "the message")
+	m := Receive(t, ch, s.caps.Timeout, "the message")
 	if err := m.ExtendDoneDeadline(4 * s.caps.AckDeadline); err != nil {
 		t.Fatalf("ExtendDoneDeadline: %v", err)
 	}
-	confExpectNone(t, ch, s.quietWait(), "a message whose deadline was extended was redelivered")
+	ExpectNone(t, ch, s.quietWait(), "a message whose deadline was extended was redelivered")
 	if err := m.Done(); err != nil {
 		t.Errorf("Done after ExtendDoneDeadline: %v", err)
 	}
@@ -385,7 +385,7 @@ func testDoneNotRedelivered(t *testing.T, s *suite) {
 	p := s.publisher(t, topic)
 	s.publish(t, p, "", s.payload(t, 0))
 	ch := s.subscriber(t, sub).Start()
-	m := confRecv(t, ch, s.caps.Timeout, "the message")
+	m := Receive(t, ch, s.caps.Timeout, "the message")
 	if err := m.Done(); err != nil {
 		t.Fatalf("Done: %v", err)
 	}
@@ -395,11 +395,11 @@ func testDoneNotRedelivered(t *testing.T, s *suite) {
 	if err := m.Nack(); err != nil {
 		t.Errorf("Nack after Done = %v, want nil", err)
 	}
-	confExpectNone(t, ch, s.quietWait(), "a message that was Done was delivered again")
+	ExpectNone(t, ch, s.quietWait(), "a message that was Done was delivered again")
 	// The subscriber must still be alive, or the silence proves nothing.
 	marker := s.payload(t, 1)
 	s.publish(t, p, "", marker)
-	got := confRecv(t, ch, s.caps.Timeout, "a later message")
+	got := Receive(t, ch, s.caps.Timeout, "a later message")
 	if !bytes.Equal(got.Message(), marker) {
 		t.Errorf("got %q, want the later message %q", got.Message(), marker)
 	}

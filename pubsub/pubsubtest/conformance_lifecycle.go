@@ -21,7 +21,7 @@ func testStopClean(t *testing.T, s *suite) {
 	if again := r.Start(); again != ch {
 		t.Errorf("a second Start returned a different channel")
 	}
-	m := confRecv(t, ch, s.caps.Timeout, "the message")
+	m := Receive(t, ch, s.caps.Timeout, "the message")
 	if err := m.Done(); err != nil {
 		t.Fatalf("Done: %v", err)
 	}
@@ -55,7 +55,7 @@ func testStopWaitsForInFlight(t *testing.T, s *suite) {
 	s.publish(t, p, "", want)
 	r := s.subscriber(t, sub)
 	ch := r.Start()
-	m := confRecv(t, ch, s.caps.Timeout, "the message")
+	m := Receive(t, ch, s.caps.Timeout, "the message")
 
 	stopped := make(chan error, 1)
 	called := time.Now()
@@ -100,7 +100,7 @@ func testStopWaitsForInFlight(t *testing.T, s *suite) {
 		t.Errorf("Err after a clean Stop = %v, want nil", err)
 	}
 	next := s.subscriber(t, sub).Start()
-	confExpectNone(t, next, s.quietWait(), "a message Done during Stop's drain was delivered again")
+	ExpectNone(t, next, s.quietWait(), "a message Done during Stop's drain was delivered again")
 }
 
 // testStopInFlightRedelivered checks that a delivered message still
@@ -112,7 +112,7 @@ func testStopInFlightRedelivered(t *testing.T, s *suite) {
 	s.publish(t, p, "", want)
 	r := s.subscriber(t, sub)
 	ch := r.Start()
-	held := confRecv(t, ch, s.caps.Timeout, "the message")
+	held := Receive(t, ch, s.caps.Timeout, "the message")
 	if err, ok := s.stop(t, r); !ok {
 		return
 	} else if !errors.Is(err, pubsub.ErrDrainTimeout) {
@@ -120,7 +120,7 @@ func testStopInFlightRedelivered(t *testing.T, s *suite) {
 	}
 	confWaitClosed(t, ch, s.caps.Timeout)
 	next := s.subscriber(t, sub).Start()
-	m := confRecv(t, next, s.redeliveryWait(), "the message left unsettled by the stopped subscriber")
+	m := Receive(t, next, s.redeliveryWait(), "the message left unsettled by the stopped subscriber")
 	if !bytes.Equal(m.Message(), want) {
 		t.Errorf("got %q, want %q", m.Message(), want)
 	}
@@ -145,7 +145,7 @@ func testStopHandsBackPrefetched(t *testing.T, s *suite) {
 	}
 	r := s.subscriber(t, sub)
 	ch := r.Start()
-	m := confRecv(t, ch, s.caps.Timeout, "the first message")
+	m := Receive(t, ch, s.caps.Timeout, "the first message")
 	delete(want, string(m.Message()))
 	if err := m.Done(); err != nil {
 		t.Fatalf("Done: %v", err)

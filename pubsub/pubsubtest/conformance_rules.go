@@ -36,7 +36,7 @@ func testRules(t *testing.T, s *suite) {
 	}
 	dl := map[string]string{pubsub.AttrDeadLetter: `{"error":"boom","attempts":3}`, "own": "attribute"}
 	s.publish(t, p, "k", s.payload(t, 1), pubsub.WithAttributes(dl))
-	m := confRecv(t, s.subscriber(t, sub).Start(), s.caps.Timeout, "the message with the dead-letter attribute")
+	m := Receive(t, s.subscriber(t, sub).Start(), s.caps.Timeout, "the message with the dead-letter attribute")
 	confCheckMessage(t, m, "k", s.payload(t, 1), dl)
 	_ = m.Done()
 }
@@ -80,7 +80,7 @@ func testLimits(t *testing.T, s *suite) {
 	ch := s.subscriber(t, sub).Start()
 	seen := 0
 	for seen < 3 {
-		m := confRecv(t, ch, s.caps.Timeout, "the messages at the limits")
+		m := Receive(t, ch, s.caps.Timeout, "the messages at the limits")
 		switch {
 		case bytes.Equal(m.Message(), big):
 			seen++
@@ -140,7 +140,7 @@ func testBatchKeyOrder(t *testing.T, s *suite) {
 	want := map[string]bool{string(msgs[0].Payload): true, string(msgs[3].Payload): true, string(marker): true}
 	ch := s.subscriber(t, sub).Start()
 	for len(want) > 0 {
-		m := confRecv(t, ch, s.caps.Timeout, "the accepted messages")
+		m := Receive(t, ch, s.caps.Timeout, "the accepted messages")
 		if !want[string(m.Message())] {
 			t.Errorf("delivered %q, which failed", m.Message())
 		}
@@ -165,14 +165,14 @@ func testDeduplication(t *testing.T, s *suite) {
 	ch := s.subscriber(t, sub).Start()
 	want := map[string]bool{string(first): true, string(other): true}
 	for len(want) > 0 {
-		m := confRecv(t, ch, s.caps.Timeout, "the deduplicated messages")
+		m := Receive(t, ch, s.caps.Timeout, "the deduplicated messages")
 		if bytes.Equal(m.Message(), dup) {
 			t.Errorf("the duplicate was delivered")
 		}
 		delete(want, string(m.Message()))
 		_ = m.Done()
 	}
-	confExpectNone(t, ch, s.promptWait(), "after the two distinct messages")
+	ExpectNone(t, ch, s.promptWait(), "after the two distinct messages")
 }
 
 // testIndependentAcks acknowledges the second of two messages of one key,
@@ -188,7 +188,7 @@ func testIndependentAcks(t *testing.T, s *suite) {
 	ch := r.Start()
 	var held pubsub.SubscriberMessage
 	for got := 0; got < 2; got++ {
-		m := confRecv(t, ch, s.caps.Timeout, "the two messages")
+		m := Receive(t, ch, s.caps.Timeout, "the two messages")
 		switch {
 		case bytes.Equal(m.Message(), m1p):
 			held = m
@@ -205,13 +205,13 @@ func testIndependentAcks(t *testing.T, s *suite) {
 	}
 	confWaitClosed(t, ch, s.caps.Timeout)
 	next := s.subscriber(t, sub).Start()
-	m := confRecv(t, next, s.redeliveryWait(), "the first message, held unsettled through the restart")
+	m := Receive(t, next, s.redeliveryWait(), "the first message, held unsettled through the restart")
 	for bytes.Equal(m.Message(), m2p) {
 		if !s.gap(FeatureIndependentAcks) {
 			t.Fatalf("the second message, Done before the restart, came back")
 		}
 		_ = m.Done()
-		m = confRecv(t, next, s.redeliveryWait(), "the first message, held unsettled through the restart")
+		m = Receive(t, next, s.redeliveryWait(), "the first message, held unsettled through the restart")
 	}
 	if !bytes.Equal(m.Message(), m1p) {
 		t.Fatalf("got %q, want the held first message", m.Message())
