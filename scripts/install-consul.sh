@@ -19,7 +19,7 @@ mkdir -p "$CACHE/bin" "$CACHE/src"
 work="$(mktemp -d "$CACHE/src/consul-build.XXXXXX")"
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 
-echo "testenv: building consul $CONSUL_VERSION (several minutes on a cold cache)" >&2
+echo "testenv: building consul $CONSUL_VERSION from source (5-10 minutes and 1.5 GB of build cache when cold)" >&2
 dir="$(GOFLAGS=-mod=mod go mod download -json "github.com/hashicorp/consul@$CONSUL_VERSION" |
   sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
 if [[ -z "$dir" || ! -d "$dir" ]]; then
@@ -33,6 +33,10 @@ for m in api sdk proto-public envoyextensions troubleshoot; do
   go mod edit -dropreplace "github.com/hashicorp/consul/$m"
 done
 # CGO off: the agent needs no cgo, and the build stays self-contained.
-GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -o "$BIN.tmp" .
+# The tests need a working agent, not a fast or debuggable one: without
+# optimisation, inlining and debug info the cold build takes about 40% less
+# time and a quarter less build cache (measured in docs/development.md).
+GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath \
+  -gcflags='all=-N -l -dwarf=false' -ldflags='-s -w' -o "$BIN.tmp" .
 mv "$BIN.tmp" "$BIN"
 echo "$BIN"
