@@ -21,6 +21,8 @@ func RequestID(ctx context.Context) string {
 	switch v := ctx.Value(requestIDKey{}).(type) {
 	case *reqState:
 		return v.id
+	case *rpcCtx:
+		return v.id
 	case string:
 		return v
 	}
@@ -55,12 +57,21 @@ func validRequestID(s string) bool {
 	return true
 }
 
+// requestIDLen is the length of a generated request ID.
+const requestIDLen = 32
+
 // newRequestID returns 32 random lower-case hex digits. The IDs are unique
 // in practice but not secret: they come from math/rand/v2's per-thread
 // ChaCha8 source, which is cheap and needs no lock.
 func newRequestID() string {
+	var b [requestIDLen]byte
+	fillRequestID(&b)
+	return string(b[:])
+}
+
+// fillRequestID writes a new request ID (see newRequestID) into b.
+func fillRequestID(b *[requestIDLen]byte) {
 	const hex = "0123456789abcdef"
-	var b [32]byte
 	a, c := rand.Uint64(), rand.Uint64()
 	for i := 0; i < 16; i++ {
 		b[i] = hex[a&0xf]
@@ -68,5 +79,4 @@ func newRequestID() string {
 		a >>= 4
 		c >>= 4
 	}
-	return string(b[:])
 }

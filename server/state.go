@@ -14,6 +14,9 @@ import (
 
 // reqState is the one per-request allocation of the default middleware.
 // It is at once:
+//   - the storage of the request copy the handlers get (req, whose context
+//     is the reqState itself) and of a generated request ID (idBuf), so
+//     that neither costs an allocation of its own;
 //   - the http.ResponseWriter every layer writes through (it records status
 //     and bytes for logs and metrics), and
 //   - the request's context.Context: it embeds the incoming context and
@@ -27,7 +30,9 @@ import (
 type reqState struct {
 	context.Context
 	w           http.ResponseWriter
-	id          string
+	req         http.Request // the request as the handlers see it
+	id          string       // the request ID; may point into idBuf
+	idBuf       [requestIDLen]byte
 	idHeader    [1]string
 	status      int
 	bytes       int64
@@ -104,6 +109,24 @@ func (s *reqState) Write(b []byte) (int, error) {
 		s.wroteHeader = true
 	}
 	n, err := s.w.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+// WriteString implements io.StringWriter, as net/http's own ResponseWriter
+// does, so that io.WriteString through the middleware does not copy s.
+func (s *reqState) WriteString(str string) (int, error) {
+	if !s.wroteHeader {
+		s.status = http.StatusOK
+		s.wroteHeader = true
+	}
+	var n int
+	var err error
+	if sw, ok := s.w.(io.StringWriter); ok {
+		n, err = sw.WriteString(str)
+	} else {
+		n, err = s.w.Write([]byte(str))
+	}
 	s.bytes += int64(n)
 	return n, err
 }
