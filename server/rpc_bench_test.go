@@ -168,7 +168,7 @@ func BenchmarkRPCInterceptorUnary(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	o := &rpcObserver{logger: slog.New(slog.DiscardHandler), metrics: m}
+	o := &rpcObserver{logger: slog.New(slog.DiscardHandler), metrics: m, mdKey: findIncomingMDKey()}
 	info := &grpc.UnaryServerInfo{FullMethod: echoMethod}
 	handler := func(ctx context.Context, req any) (any, error) { return req, nil }
 	for _, tc := range []struct {
