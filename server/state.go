@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/gorilla/mux"
+
+	"github.com/seed8104ecd5/gizmo/server/internal/deadline"
 )
 
 // reqState is the one per-request allocation of the default middleware.
@@ -169,6 +171,9 @@ func (s *reqState) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	c, rw, err := hj.Hijack()
 	if err == nil {
+		// The handler owns the connection now: give it the socket itself,
+		// with exact deadlines, rather than the listener's wrapper.
+		c = deadline.Release(c)
 		s.hijacked = true
 		if !s.wroteHeader {
 			s.status = http.StatusSwitchingProtocols
