@@ -145,8 +145,7 @@ func (c *rpcCtx) Value(key any) any {
 // finish records the outcome of a call: span status, metrics and the access
 // log line.
 func (o *rpcObserver) finish(ctx context.Context, span trace.Span, method, id string, kind string, began time.Time, err error) {
-	end := time.Now()
-	elapsed := end.Sub(began)
+	elapsed := time.Since(began)
 	st := rpcStatus(err)
 	code := st.Code()
 	var sc trace.SpanContext
@@ -175,9 +174,10 @@ func (o *rpcObserver) finish(ctx context.Context, span trace.Span, method, id st
 	if !o.logger.Enabled(ctx, level) {
 		return
 	}
-	// As on the HTTP side, the record is built here, with the clock
-	// reading above and a source position found once (see logSite).
-	rec := slog.NewRecord(end, level, "grpc call", o.logSite.pc())
+	// As on the HTTP side, the record is built here, with the time from
+	// the clock readings above and a source position found once (see
+	// logSite).
+	rec := slog.NewRecord(began.Add(elapsed), level, "grpc call", o.logSite.pc())
 	rec.AddAttrs(
 		slog.String("method", method),
 		slog.String("kind", kind),

@@ -65,8 +65,10 @@ func newStack(next http.Handler, o *options, m *httpMetrics, maxBody int64) *sta
 func (h *stack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	st := &reqState{w: w}
-	if id := r.Header.Get(RequestIDHeader); validRequestID(id) {
-		st.id = id
+	// r.Header's keys are canonical, as is RequestIDHeader: index it
+	// rather than canonicalize the key again in Header.Get.
+	if ids := r.Header[RequestIDHeader]; len(ids) > 0 && validRequestID(ids[0]) {
+		st.id = ids[0]
 	} else {
 		// The ID's bytes live in st, which is never reused and outlives
 		// every reference to the string; they are not written again.
@@ -134,8 +136,7 @@ func (h *stack) finish(st *reqState, r *http.Request, start time.Time, span trac
 	if route == nil {
 		route = h.unmatched
 	}
-	end := time.Now()
-	d := end.Sub(start)
+	d := time.Since(start) // one clock reading: the monotonic one
 	h.metrics.inFlight.Dec()
 	h.metrics.observe(route, r.Method, status, d)
 
@@ -162,8 +163,9 @@ func (h *stack) finish(st *reqState, r *http.Request, start time.Time, span trac
 	if h.logger.Enabled(st, route.logLevel) {
 		// The record is built here rather than by Logger.LogAttrs, which
 		// would read the clock again and unwind the stack for the source
-		// position on every request; the position is always this line.
-		rec := slog.NewRecord(end, route.logLevel, "http request", h.logSite.pc())
+		// position on every request; the position is always this line, and
+		// the time is the end of the request.
+		rec := slog.NewRecord(start.Add(d), route.logLevel, "http request", h.logSite.pc())
 		rec.AddAttrs(
 			slog.String("method", r.Method),
 			slog.String("route", route.template),
