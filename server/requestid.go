@@ -60,16 +60,10 @@ func validRequestID(s string) bool {
 // requestIDLen is the length of a generated request ID.
 const requestIDLen = 32
 
-// newRequestID returns 32 random lower-case hex digits. The IDs are unique
-// in practice but not secret: they come from math/rand/v2's per-thread
-// ChaCha8 source, which is cheap and needs no lock.
-func newRequestID() string {
-	var b [requestIDLen]byte
-	fillRequestID(&b)
-	return string(b[:])
-}
-
-// fillRequestID writes a new request ID (see newRequestID) into b.
+// fillRequestID writes a new request ID into b: 32 random lower-case hex
+// digits. The IDs are unique in practice but not secret: they come from
+// math/rand/v2's per-thread ChaCha8 source, which is cheap and needs no
+// lock.
 func fillRequestID(b *[requestIDLen]byte) {
 	// hexPairs holds the two hex digits of every byte value, in order.
 	const hexPairs = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" +
