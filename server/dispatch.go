@@ -118,6 +118,9 @@ func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // cleanPath returns the canonical form of p: rooted, without . and ..
 // elements or repeated slashes, keeping a trailing slash.
 func cleanPath(p string) string {
+	if isCleanPath(p) {
+		return p
+	}
 	if p == "" {
 		return "/"
 	}
@@ -129,4 +132,20 @@ func cleanPath(p string) string {
 		np += "/"
 	}
 	return np
+}
+
+// isCleanPath reports, cheaply and conservatively, that cleanPath would
+// return p unchanged: p is rooted and no slash in it is followed by another
+// slash or a dot. Paths it turns down ("/.well-known") go through
+// path.Clean.
+func isCleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	for i := 1; i < len(p); i++ {
+		if p[i-1] == '/' && (p[i] == '/' || p[i] == '.') {
+			return false
+		}
+	}
+	return true
 }

@@ -55,6 +55,23 @@
 // target such as "GET http://evil.example//x" cannot make it name another
 // host. TestCleanPathRedirectStaysOnServer holds this.
 //
+// # Timeouts
+//
+// Config.HTTPReadTimeout, HTTPReadHeaderTimeout, HTTPWriteTimeout and
+// HTTPIdleTimeout (on by default) are http.Server's, which applies them as
+// connection deadlines and moves those several times per request. The
+// server's listener keeps that from costing a runtime timer operation each
+// time: a deadline more than a tick away is only recorded, and a watchdog
+// that runs every tick while connections are open sets it on the socket
+// once it has passed. The tick is a fiftieth of the shortest timeout,
+// between 10ms and 100ms (100ms with the defaults), so a timeout fires up
+// to a tick late, never early. Deadlines within a tick of now, and past
+// ones (which interrupt a blocked read or write), are set on the socket at
+// once; deadlines a handler sets with http.ResponseController follow the
+// same rules. A handler that hijacks its connection gets the *net.TCPConn
+// itself, with exact deadlines. docs/benchmarks.md has the figures behind
+// this choice.
+//
 // # Workers
 //
 // [SimpleServer.AddWorker] runs a long-running task beside the listeners

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/attribute"
 	otelcodes "go.opentelemetry.io/otel/codes"
@@ -36,6 +37,8 @@ type rpcObserver struct {
 	propagator propagation.TextMapPropagator
 	tracer     trace.Tracer // nil when tracing is off
 	idHeader   bool         // send the request ID back in the response header
+	mdKey      any          // findIncomingMDKey's result; nil: use ValueFromIncomingContext
+	logSite    logSite      // the access log line's source position
 }
 
 // internalErrorMessage is all a client learns about a recovered panic.
@@ -43,17 +46,21 @@ const internalErrorMessage = "internal error"
 
 // start does the per-call work that precedes the handler: it settles the
 // request ID, extracts the remote trace context and starts the server span.
-// The span is nil when tracing is off.
+// The span is nil when tracing is off. The context it returns carries the
+// request ID in a single allocation (an rpcCtx), also when the ID is
+// generated here.
 func (o *rpcObserver) start(ctx context.Context, method string) (context.Context, string, trace.Span) {
-	var id string
-	// ValueFromIncomingContext avoids copying the whole metadata map.
-	if vals := metadata.ValueFromIncomingContext(ctx, RequestIDMetadataKey); len(vals) > 0 && validRequestID(vals[0]) {
-		id = vals[0]
+	rc := &rpcCtx{Context: ctx}
+	if id := o.incomingRequestID(ctx); validRequestID(id) {
+		rc.id = id
 	} else {
-		id = newRequestID()
+		// The bytes live in rc, which is never reused, and are not
+		// written again.
+		fillRequestID(&rc.idBuf)
+		rc.id = unsafe.String(&rc.idBuf[0], len(rc.idBuf))
 	}
 	// The same accessor, RequestID(ctx), serves HTTP and gRPC handlers.
-	ctx = ContextWithRequestID(ctx, id)
+	ctx, id := rc, rc.id
 	if o.tracer == nil {
 		return ctx, id, nil
 	}
@@ -68,6 +75,71 @@ func (o *rpcObserver) start(ctx context.Context, method string) (context.Context
 		)
 	}
 	return ctx, id, span
+}
+
+// incomingRequestID returns the first x-request-id value of the call's
+// incoming metadata, or "". It gives what
+// metadata.ValueFromIncomingContext gives (the key looked up exactly, then
+// case-insensitively), without copying the values.
+func (o *rpcObserver) incomingRequestID(ctx context.Context) string {
+	var vals []string
+	if o.mdKey != nil {
+		md, _ := ctx.Value(o.mdKey).(metadata.MD)
+		var ok bool
+		if vals, ok = md[RequestIDMetadataKey]; !ok {
+			// The transport's keys are lower case; a context built by
+			// hand may have others, which ValueFromIncomingContext finds.
+			for k, v := range md {
+				if len(k) == len(RequestIDMetadataKey) && strings.EqualFold(k, RequestIDMetadataKey) {
+					vals = v
+					break
+				}
+			}
+		}
+	} else {
+		vals = metadata.ValueFromIncomingContext(ctx, RequestIDMetadataKey)
+	}
+	if len(vals) == 0 {
+		return ""
+	}
+	return vals[0]
+}
+
+// findIncomingMDKey returns the context key under which grpc-go stores a
+// call's incoming metadata, found by asking metadata.ValueFromIncomingContext
+// for a value from a context that records the keys it is asked for (as
+// findMuxKeys does for gorilla/mux). It returns nil if that does not find
+// exactly one key holding the metadata, and the observer then reads the
+// metadata through ValueFromIncomingContext.
+func findIncomingMDKey() any {
+	spy := &keySpy{Context: context.Background()}
+	metadata.ValueFromIncomingContext(spy, RequestIDMetadataKey)
+	if len(spy.keys) != 1 {
+		return nil
+	}
+	key := spy.keys[0]
+	probe := metadata.NewIncomingContext(context.Background(), metadata.MD{"k": {"v"}})
+	if md, ok := probe.Value(key).(metadata.MD); !ok || len(md["k"]) != 1 {
+		return nil
+	}
+	return key
+}
+
+// rpcCtx is the context a gRPC handler gets from RPCServer's interceptors:
+// the call's context plus its request ID, whose bytes it holds when the ID
+// was generated. It answers [RequestID].
+type rpcCtx struct {
+	context.Context
+	id    string
+	idBuf [requestIDLen]byte
+}
+
+// Value implements context.Context.
+func (c *rpcCtx) Value(key any) any {
+	if _, ok := key.(requestIDKey); ok {
+		return c
+	}
+	return c.Context.Value(key)
 }
 
 // finish records the outcome of a call: span status, metrics and the access
@@ -102,8 +174,11 @@ func (o *rpcObserver) finish(ctx context.Context, span trace.Span, method, id st
 	if !o.logger.Enabled(ctx, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 7)
-	attrs = append(attrs,
+	// As on the HTTP side, the record is built here, with the time from
+	// the clock readings above and a source position found once (see
+	// logSite).
+	rec := slog.NewRecord(began.Add(elapsed), level, "grpc call", o.logSite.pc())
+	rec.AddAttrs(
 		slog.String("method", method),
 		slog.String("kind", kind),
 		slog.String("code", code.String()),
@@ -111,12 +186,12 @@ func (o *rpcObserver) finish(ctx context.Context, span trace.Span, method, id st
 		slog.String("request_id", id),
 	)
 	if sc.HasTraceID() {
-		attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+		rec.AddAttrs(slog.String("trace_id", sc.TraceID().String()))
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", st.Message()))
+		rec.AddAttrs(slog.String("error", st.Message()))
 	}
-	o.logger.LogAttrs(ctx, level, "grpc call", attrs...)
+	_ = o.logger.Handler().Handle(ctx, rec)
 }
 
 // rpcStatus is the status grpc-go sends the client when a handler returns

@@ -1,6 +1,9 @@
 package server
 
 import (
+	"maps"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,10 +22,34 @@ const (
 	RPCLatencyMetric = "grpc_server_handling_seconds"
 )
 
-// rpcMetrics holds the Prometheus collectors of the gRPC interceptors.
+// rpcMetrics holds the Prometheus collectors of the gRPC interceptors, and
+// their children by method and code, resolved on first use and cached (as
+// the HTTP side caches them per route), so that a call does no label
+// hashing or lookup in the vectors.
 type rpcMetrics struct {
 	handled *prometheus.CounterVec
 	latency *prometheus.HistogramVec
+
+	// methods maps a full method name to its children. It is replaced,
+	// never changed, under mu: reading it takes no lock.
+	methods atomic.Pointer[map[string]*rpcMethodMetrics]
+	mu      sync.Mutex
+}
+
+// rpcMethodMetrics holds one method's metric children for each code
+// grpc-go defines, filled in on first use.
+type rpcMethodMetrics struct {
+	byCode [maxCode + 1]atomic.Pointer[rpcObserverChildren]
+}
+
+// maxCode is the highest status code grpc-go defines (Unauthenticated).
+// Calls that end with a higher one are counted without the cache.
+const maxCode = codes.Unauthenticated
+
+// rpcObserverChildren are the metric children of one (method, code).
+type rpcObserverChildren struct {
+	handled prometheus.Counter
+	latency prometheus.Observer
 }
 
 // newRPCMetrics creates the gRPC collectors and registers them on reg. If a
@@ -50,7 +77,60 @@ func newRPCMetrics(reg prometheus.Registerer) (*rpcMetrics, error) {
 
 // observe records one finished call.
 func (m *rpcMetrics) observe(method string, code codes.Code, elapsed time.Duration) {
-	c := code.String()
-	m.handled.WithLabelValues(method, c).Inc()
-	m.latency.WithLabelValues(method, c).Observe(elapsed.Seconds())
+	var mm *rpcMethodMetrics
+	if code <= maxCode {
+		mm = m.method(method)
+	}
+	if mm == nil {
+		c := code.String()
+		m.handled.WithLabelValues(method, c).Inc()
+		m.latency.WithLabelValues(method, c).Observe(elapsed.Seconds())
+		return
+	}
+	slot := &mm.byCode[code]
+	o := slot.Load()
+	if o == nil {
+		c := code.String()
+		o = &rpcObserverChildren{
+			handled: m.handled.WithLabelValues(method, c),
+			latency: m.latency.WithLabelValues(method, c),
+		}
+		slot.Store(o) // a racing store holds the same children: harmless
+	}
+	o.handled.Inc()
+	o.latency.Observe(elapsed.Seconds())
+}
+
+// maxCachedMethods bounds the cache. Methods are those of the services
+// registered on the server, so it is not reached unless a
+// grpc.UnknownServiceHandler lets calls of any name through; those calls
+// are still counted, without the cache.
+const maxCachedMethods = 1024
+
+// method returns the cached children of method, adding an entry for a
+// method seen for the first time, or nil when the cache is full.
+func (m *rpcMetrics) method(name string) *rpcMethodMetrics {
+	if p := m.methods.Load(); p != nil {
+		if mm, ok := (*p)[name]; ok {
+			return mm
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var cur map[string]*rpcMethodMetrics
+	if p := m.methods.Load(); p != nil {
+		if mm, ok := (*p)[name]; ok {
+			return mm
+		}
+		cur = *p
+	}
+	if len(cur) >= maxCachedMethods {
+		return nil
+	}
+	next := make(map[string]*rpcMethodMetrics, len(cur)+1)
+	maps.Copy(next, cur)
+	mm := &rpcMethodMetrics{}
+	next[name] = mm
+	m.methods.Store(&next)
+	return mm
 }

@@ -21,6 +21,8 @@ func RequestID(ctx context.Context) string {
 	switch v := ctx.Value(requestIDKey{}).(type) {
 	case *reqState:
 		return v.id
+	case *rpcCtx:
+		return v.id
 	case string:
 		return v
 	}
@@ -55,18 +57,29 @@ func validRequestID(s string) bool {
 	return true
 }
 
-// newRequestID returns 32 random lower-case hex digits. The IDs are unique
-// in practice but not secret: they come from math/rand/v2's per-thread
-// ChaCha8 source, which is cheap and needs no lock.
-func newRequestID() string {
-	const hex = "0123456789abcdef"
-	var b [32]byte
+// requestIDLen is the length of a generated request ID.
+const requestIDLen = 32
+
+// fillRequestID writes a new request ID into b: 32 random lower-case hex
+// digits. The IDs are unique in practice but not secret: they come from
+// math/rand/v2's per-thread ChaCha8 source, which is cheap and needs no
+// lock.
+func fillRequestID(b *[requestIDLen]byte) {
+	// hexPairs holds the two hex digits of every byte value, in order.
+	const hexPairs = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" +
+		"202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f" +
+		"404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f" +
+		"606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f" +
+		"808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f" +
+		"a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf" +
+		"c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf" +
+		"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"
 	a, c := rand.Uint64(), rand.Uint64()
-	for i := 0; i < 16; i++ {
-		b[i] = hex[a&0xf]
-		b[16+i] = hex[c&0xf]
-		a >>= 4
-		c >>= 4
+	for i := 0; i < 16; i += 2 {
+		x, y := 2*(a&0xff), 2*(c&0xff)
+		b[i], b[i+1] = hexPairs[x], hexPairs[x+1]
+		b[16+i], b[16+i+1] = hexPairs[y], hexPairs[y+1]
+		a >>= 8
+		c >>= 8
 	}
-	return string(b[:])
 }

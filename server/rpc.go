@@ -84,7 +84,7 @@ func NewRPCServer(cfg Config, opts ...RPCOption) (*RPCServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	obs := &rpcObserver{logger: o.logger, metrics: metrics, idHeader: ro.idHeader}
+	obs := &rpcObserver{logger: o.logger, metrics: metrics, idHeader: ro.idHeader, mdKey: findIncomingMDKey()}
 	if on, tp, prop := o.tracing(); on {
 		obs.tracer, obs.propagator = tp.Tracer(tracerName), prop
 	}

@@ -1,9 +1,16 @@
 package server
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -82,31 +89,36 @@ func startBareGRPC(tb testing.TB) string {
 // returns its gRPC address.
 func startBenchRPC(tb testing.TB) string { return startRPC(tb, Config{}).rpcAddr }
 
-// BenchmarkRPCUnaryPaired measures the same thing as BenchmarkRPCUnary but
-// interleaves the two servers in small blocks (order flipped every
-// iteration), so that both see the same machine noise. A block is callers
-// goroutines making 32 calls each: 1 caller for "serial", 8 for "parallel".
-// Per call it reports wall time and process CPU time (user+system from
-// getrusage: client and server together, as both are in-process) on each
-// server, and two ratios bare/other: wall-ratio (throughput ratio) and
-// cpu-ratio (throughput ratio when CPU-bound; it is the steadier of the two
-// on a shared machine). 1.0 means no overhead; "other" is the server
-// under test.
+// BenchmarkRPCUnaryPaired compares the server's own CPU time per unary
+// Echo call on a bare grpc-go server and on an RPCServer (default options,
+// as in BenchmarkRPCUnary). Each server runs in a child process (this test
+// binary again, see TestRPCBenchServerProcess), so that its CPU time
+// (getrusage, user + system) is its own and not the client's; the clients
+// run here, one connection per server. The servers are called in
+// alternating blocks (order flipped every iteration) so that both see the
+// same machine noise; a block is callers goroutines making 64 calls each,
+// 1 caller for "serial" and 8 for "parallel".
 //
-// The "control" pairs two bare servers (A/A): its ratios show the
-// measurement's own noise and bias on the machine at hand.
+// Per call it reports each server's CPU time and the wall time of the
+// calls, and bare/other ratios of both: server-cpu-ratio is the throughput
+// ratio of the two servers when their CPU is the limit (1.0 means no
+// overhead), wall-ratio the latency or throughput ratio seen by the client.
+// "control" pairs two identical bare server processes (an A/A test): its
+// ratios show the method's own noise and bias. For pinned runs with
+// min/median/max over many rounds, see scripts/bench-http.sh (grpc-bare
+// and grpc-rpc modes).
 func BenchmarkRPCUnaryPaired(b *testing.B) {
 	ctx := benchCtx(b)
 	req := &testpb.EchoRequest{Message: "benchmark payload"}
-	const perCaller = 32
-	block := func(c testpb.EchoServiceClient, callers int) (wall, cpu time.Duration) {
-		cpu0 := processCPU(b)
+	const perCaller = 64
+	block := func(p *rpcBenchProcess, callers int) (wall, cpu time.Duration) {
+		cpu0 := p.cpu(b)
 		start := time.Now()
 		var wg sync.WaitGroup
 		for range callers {
 			wg.Go(func() {
 				for range perCaller {
-					if _, err := c.Echo(ctx, req); err != nil {
+					if _, err := p.client.Echo(ctx, req); err != nil {
 						b.Error(err)
 						return
 					}
@@ -114,19 +126,10 @@ func BenchmarkRPCUnaryPaired(b *testing.B) {
 			})
 		}
 		wg.Wait()
-		return time.Since(start), processCPU(b) - cpu0
+		return time.Since(start), p.cpu(b) - cpu0
 	}
-	for _, pair := range []struct {
-		name   string
-		second func(testing.TB) string
-	}{{"control", startBareGRPC}, {"rpcserver", startBenchRPC}} {
-		bare, _ := rpcDial(b, startBareGRPC(b), nil)
-		other, _ := rpcDial(b, pair.second(b), nil)
-		for _, c := range []testpb.EchoServiceClient{bare, other} { // connect
-			if _, err := c.Echo(ctx, req); err != nil {
-				b.Fatal(err)
-			}
-		}
+	for _, pair := range []struct{ name, second string }{{"control", "bare"}, {"rpcserver", "rpcserver"}} {
+		bare, other := startRPCBenchProcess(b, "bare"), startRPCBenchProcess(b, pair.second)
 		for _, mode := range []struct {
 			name    string
 			callers int
@@ -151,13 +154,103 @@ func BenchmarkRPCUnaryPaired(b *testing.B) {
 				calls := float64(n * mode.callers * perCaller)
 				b.ReportMetric(float64(wallBare.Nanoseconds())/calls, "bare-ns/call")
 				b.ReportMetric(float64(wallOther.Nanoseconds())/calls, "other-ns/call")
-				b.ReportMetric(float64(cpuBare.Nanoseconds())/calls, "bare-cpu-ns/call")
-				b.ReportMetric(float64(cpuOther.Nanoseconds())/calls, "other-cpu-ns/call")
+				b.ReportMetric(float64(cpuBare.Nanoseconds())/calls, "bare-server-cpu-ns/call")
+				b.ReportMetric(float64(cpuOther.Nanoseconds())/calls, "other-server-cpu-ns/call")
 				b.ReportMetric(float64(wallBare)/float64(wallOther), "wall-ratio")
-				b.ReportMetric(float64(cpuBare)/float64(cpuOther), "cpu-ratio")
+				b.ReportMetric(float64(cpuBare)/float64(cpuOther), "server-cpu-ratio")
 			})
 		}
 	}
+}
+
+// rpcBenchServerEnv names, in the environment of a child process of
+// BenchmarkRPCUnaryPaired, the server it runs.
+const rpcBenchServerEnv = "GIZMO_RPC_BENCH_SERVER"
+
+// TestRPCBenchServerProcess is the server process of
+// BenchmarkRPCUnaryPaired, and skips unless the benchmark started it. It
+// serves "bare" or "rpcserver" (as BenchmarkRPCUnary does), prints
+// "addr ADDRESS", then answers every line on stdin with "cpu N", the
+// process's CPU time in nanoseconds, until stdin closes.
+func TestRPCBenchServerProcess(t *testing.T) {
+	var addr string
+	switch os.Getenv(rpcBenchServerEnv) {
+	case "":
+		t.Skip("the server process of BenchmarkRPCUnaryPaired")
+	case "bare":
+		addr = startBareGRPC(t)
+	case "rpcserver":
+		addr = startBenchRPC(t)
+	default:
+		t.Fatalf("unknown %s=%q", rpcBenchServerEnv, os.Getenv(rpcBenchServerEnv))
+	}
+	fmt.Printf("addr %s\n", addr)
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		fmt.Printf("cpu %d\n", processCPU(t).Nanoseconds())
+	}
+}
+
+// rpcBenchProcess is a server process started by startRPCBenchProcess.
+type rpcBenchProcess struct {
+	client testpb.EchoServiceClient
+	in     io.Writer
+	out    *bufio.Scanner
+}
+
+// startRPCBenchProcess runs TestRPCBenchServerProcess in a child process
+// serving which, connects a client to it, and stops it when b ends.
+func startRPCBenchProcess(b *testing.B, which string) *rpcBenchProcess {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRPCBenchServerProcess$", "-test.count=1", "-test.timeout=0")
+	cmd.Env = append(os.Environ(), rpcBenchServerEnv+"="+which)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = in.Close()
+		_ = cmd.Wait()
+	})
+	p := &rpcBenchProcess{in: in, out: bufio.NewScanner(out)}
+	addr, ok := strings.CutPrefix(p.line(b), "addr ")
+	if !ok {
+		b.Fatalf("server process %s did not print its address", which)
+	}
+	p.client, _ = rpcDial(b, addr, nil)
+	if _, err := p.client.Echo(benchCtx(b), &testpb.EchoRequest{Message: "connect"}); err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+// line returns the next line the process printed.
+func (p *rpcBenchProcess) line(b *testing.B) string {
+	if !p.out.Scan() {
+		b.Fatalf("server process: %v", p.out.Err())
+	}
+	return p.out.Text()
+}
+
+// cpu returns the CPU time the server process has used.
+func (p *rpcBenchProcess) cpu(b *testing.B) time.Duration {
+	if _, err := io.WriteString(p.in, "\n"); err != nil {
+		b.Fatal(err)
+	}
+	ns, ok := strings.CutPrefix(p.line(b), "cpu ")
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if !ok || err != nil {
+		b.Fatalf("server process: bad CPU line %q", ns)
+	}
+	return time.Duration(n)
 }
 
 // BenchmarkRPCInterceptorUnary is the cost of RPCServer's unary interceptor
@@ -168,7 +261,7 @@ func BenchmarkRPCInterceptorUnary(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	o := &rpcObserver{logger: slog.New(slog.DiscardHandler), metrics: m}
+	o := &rpcObserver{logger: slog.New(slog.DiscardHandler), metrics: m, mdKey: findIncomingMDKey()}
 	info := &grpc.UnaryServerInfo{FullMethod: echoMethod}
 	handler := func(ctx context.Context, req any) (any, error) { return req, nil }
 	for _, tc := range []struct {

@@ -7,6 +7,6 @@ import (
 	"time"
 )
 
-// processCPU is not measured on this platform; the cpu metrics of
-// BenchmarkRPCUnaryPaired read 0 (and cpu-ratio NaN) here.
+// processCPU is not measured on this platform; the server CPU metrics of
+// BenchmarkRPCUnaryPaired read 0 (and server-cpu-ratio NaN) here.
 func processCPU(testing.TB) time.Duration { return 0 }

@@ -12,12 +12,15 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/seed8104ecd5/gizmo/server/internal/deadline"
 )
 
 // SimpleServer serves HTTP services on a gorilla/mux router behind the
@@ -322,10 +325,13 @@ func (s *SimpleServer) httpUnit() unit {
 			return err
 		},
 		serve: func() error {
+			// net/http sets the timeouts as connection deadlines, several
+			// times per request; see deadlineTick.
+			dl := deadline.NewListener(ln, deadlineTick(s.cfg))
 			if s.srv.TLSConfig != nil {
-				return s.srv.ServeTLS(ln, "", "")
+				return s.srv.ServeTLS(dl, "", "")
 			}
-			return s.srv.Serve(ln)
+			return s.srv.Serve(dl)
 		},
 		shutdown: s.srv.Shutdown,
 		close: func() error {
@@ -338,4 +344,23 @@ func (s *SimpleServer) httpUnit() unit {
 			return err
 		},
 	}
+}
+
+// deadlineTick is how often the HTTP listener's watchdog enforces the
+// connection deadlines that carry the read, read-header, write and idle
+// timeouts: a fiftieth of the shortest of them, between 10ms and 100ms
+// (100ms with the defaults). net/http sets those deadlines several times
+// per request; the listener records a deadline that is more than a tick
+// away and lets the watchdog set it on the socket once it has passed, so
+// that a request costs no runtime timer operations. A timeout therefore
+// fires up to a tick late (2% of the shortest timeout at most), and never
+// early. See package server/internal/deadline.
+func deadlineTick(cfg Config) time.Duration {
+	shortest := cfg.HTTPReadTimeout
+	for _, d := range []time.Duration{cfg.HTTPReadHeaderTimeout, cfg.HTTPWriteTimeout, cfg.HTTPIdleTimeout} {
+		if d > 0 && (shortest <= 0 || d < shortest) {
+			shortest = d
+		}
+	}
+	return min(max(shortest/50, 10*time.Millisecond), 100*time.Millisecond)
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
+	"unsafe"
 
 	"github.com/seed8104ecd5/gizmo/web"
 	"go.opentelemetry.io/otel/attribute"
@@ -40,6 +41,8 @@ type stack struct {
 	tracing    bool
 	tracer     trace.Tracer
 	propagator propagation.TextMapPropagator
+
+	logSite logSite // the access log line's source position
 }
 
 const tracerName = "github.com/seed8104ecd5/gizmo/server"
@@ -62,10 +65,15 @@ func newStack(next http.Handler, o *options, m *httpMetrics, maxBody int64) *sta
 func (h *stack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	st := &reqState{w: w}
-	if id := r.Header.Get(RequestIDHeader); validRequestID(id) {
-		st.id = id
+	// r.Header's keys are canonical, as is RequestIDHeader: index it
+	// rather than canonicalize the key again in Header.Get.
+	if ids := r.Header[RequestIDHeader]; len(ids) > 0 && validRequestID(ids[0]) {
+		st.id = ids[0]
 	} else {
-		st.id = newRequestID()
+		// The ID's bytes live in st, which is never reused and outlives
+		// every reference to the string; they are not written again.
+		fillRequestID(&st.idBuf)
+		st.id = unsafe.String(&st.idBuf[0], len(st.idBuf))
 	}
 	st.idHeader[0] = st.id
 	w.Header()[RequestIDHeader] = st.idHeader[:]
@@ -77,7 +85,10 @@ func (h *stack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx, span = h.tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer))
 	}
 	st.Context = ctx
-	r = r.WithContext(st)
+	// The copy WithContext makes does not escape (it is inlined), so the
+	// request the handlers get is stored in st rather than allocated.
+	st.req = *r.WithContext(st)
+	r = &st.req
 	h.metrics.inFlight.Inc()
 
 	defer func() {
@@ -125,7 +136,7 @@ func (h *stack) finish(st *reqState, r *http.Request, start time.Time, span trac
 	if route == nil {
 		route = h.unmatched
 	}
-	d := time.Since(start)
+	d := time.Since(start) // one clock reading: the monotonic one
 	h.metrics.inFlight.Dec()
 	h.metrics.observe(route, r.Method, status, d)
 
@@ -150,8 +161,12 @@ func (h *stack) finish(st *reqState, r *http.Request, start time.Time, span trac
 	}
 
 	if h.logger.Enabled(st, route.logLevel) {
-		attrs := make([]slog.Attr, 0, 10)
-		attrs = append(attrs,
+		// The record is built here rather than by Logger.LogAttrs, which
+		// would read the clock again and unwind the stack for the source
+		// position on every request; the position is always this line, and
+		// the time is the end of the request.
+		rec := slog.NewRecord(start.Add(d), route.logLevel, "http request", h.logSite.pc())
+		rec.AddAttrs(
 			slog.String("method", r.Method),
 			slog.String("route", route.template),
 			slog.String("path", r.URL.Path),
@@ -161,12 +176,12 @@ func (h *stack) finish(st *reqState, r *http.Request, start time.Time, span trac
 			slog.String("request_id", st.id),
 		)
 		if sc.HasTraceID() {
-			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+			rec.AddAttrs(slog.String("trace_id", sc.TraceID().String()))
 		}
 		if st.err != nil {
-			attrs = append(attrs, slog.String("error", st.err.Error()))
+			rec.AddAttrs(slog.String("error", st.err.Error()))
 		}
-		h.logger.LogAttrs(st, route.logLevel, "http request", attrs...)
+		_ = h.logger.Handler().Handle(st, rec)
 	}
 	if abort {
 		// Tell net/http to drop the connection without logging again.

@@ -10,10 +10,15 @@ import (
 	"sync"
 
 	"github.com/gorilla/mux"
+
+	"github.com/seed8104ecd5/gizmo/server/internal/deadline"
 )
 
 // reqState is the one per-request allocation of the default middleware.
 // It is at once:
+//   - the storage of the request copy the handlers get (req, whose context
+//     is the reqState itself) and of a generated request ID (idBuf), so
+//     that neither costs an allocation of its own;
 //   - the http.ResponseWriter every layer writes through (it records status
 //     and bytes for logs and metrics), and
 //   - the request's context.Context: it embeds the incoming context and
@@ -27,7 +32,9 @@ import (
 type reqState struct {
 	context.Context
 	w           http.ResponseWriter
-	id          string
+	req         http.Request // the request as the handlers see it
+	id          string       // the request ID; may point into idBuf
+	idBuf       [requestIDLen]byte
 	idHeader    [1]string
 	status      int
 	bytes       int64
@@ -108,6 +115,24 @@ func (s *reqState) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// WriteString implements io.StringWriter, as net/http's own ResponseWriter
+// does, so that io.WriteString through the middleware does not copy s.
+func (s *reqState) WriteString(str string) (int, error) {
+	if !s.wroteHeader {
+		s.status = http.StatusOK
+		s.wroteHeader = true
+	}
+	var n int
+	var err error
+	if sw, ok := s.w.(io.StringWriter); ok {
+		n, err = sw.WriteString(str)
+	} else {
+		n, err = s.w.Write([]byte(str))
+	}
+	s.bytes += int64(n)
+	return n, err
+}
+
 // ReadFrom keeps the sendfile fast path of the underlying writer.
 func (s *reqState) ReadFrom(src io.Reader) (int64, error) {
 	if !s.wroteHeader {
@@ -146,6 +171,9 @@ func (s *reqState) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	c, rw, err := hj.Hijack()
 	if err == nil {
+		// The handler owns the connection now: give it the socket itself,
+		// with exact deadlines, rather than the listener's wrapper.
+		c = deadline.Release(c)
 		s.hijacked = true
 		if !s.wroteHeader {
 			s.status = http.StatusSwitchingProtocols

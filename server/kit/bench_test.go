@@ -11,6 +11,8 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 	kitgrpc "github.com/go-kit/kit/transport/grpc"
+	httptransport "github.com/go-kit/kit/transport/http"
+	"github.com/gorilla/mux"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -121,6 +123,11 @@ func (w *benchWriter) Header() http.Header         { return w.h }
 func (w *benchWriter) WriteHeader(code int)        { w.status = code }
 func (w *benchWriter) Write(b []byte) (int, error) { return len(b), nil }
 
+// benchHandlers returns the HTTP handlers the benchmarks compare: "simple"
+// and "kit" as described at BenchmarkHTTP, and plain go-kit
+// transport/http servers of the same endpoint with go-kit's own JSON
+// encoder and no middleware, on gorilla/mux ("gokit-mux") and on
+// http.ServeMux ("gokit-servemux").
 func benchHandlers(b *testing.B) map[string]http.Handler {
 	simple, err := server.NewSimpleServer(server.Config{})
 	if err != nil {
@@ -133,7 +140,15 @@ func benchHandlers(b *testing.B) map[string]http.Handler {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return map[string]http.Handler{"simple": simple, "kit": k}
+	gm := mux.NewRouter()
+	gm.Path("/items/{id}").Methods(http.MethodGet).Handler(httptransport.NewServer(benchItem,
+		func(_ context.Context, r *http.Request) (any, error) { return mux.Vars(r)["id"], nil },
+		httptransport.EncodeJSONResponse))
+	sm := http.NewServeMux()
+	sm.Handle("GET /items/{id}", httptransport.NewServer(benchItem,
+		func(_ context.Context, r *http.Request) (any, error) { return r.PathValue("id"), nil },
+		httptransport.EncodeJSONResponse))
+	return map[string]http.Handler{"simple": simple, "kit": k, "gokit-mux": gm, "gokit-servemux": sm}
 }
 
 // BenchmarkHTTP serves GET /items/42 in process (ServeHTTP, no network)
@@ -141,9 +156,12 @@ func benchHandlers(b *testing.B) map[string]http.Handler {
 // through kit.Server with a go-kit endpoint (impl=kit). Both include the
 // whole default middleware (recovery, request ID, access log to the
 // discard logger, metrics).
+//
+// impl=gokit-mux and impl=gokit-servemux are the baselines of plain go-kit
+// (see benchHandlers), which have no middleware at all.
 func BenchmarkHTTP(b *testing.B) {
 	hs := benchHandlers(b)
-	for _, impl := range []string{"simple", "kit"} {
+	for _, impl := range []string{"simple", "kit", "gokit-mux", "gokit-servemux"} {
 		b.Run("impl="+impl, func(b *testing.B) {
 			h := hs[impl]
 			req := httptest.NewRequest(http.MethodGet, "/items/42", nil)
