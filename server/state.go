@@ -104,12 +104,18 @@ func (s *reqState) WriteHeader(code int) {
 	s.w.WriteHeader(code)
 }
 
-// Write implements http.ResponseWriter.
-func (s *reqState) Write(b []byte) (int, error) {
+// implicitOK records the 200 that net/http sends when a handler writes a
+// body before any header.
+func (s *reqState) implicitOK() {
 	if !s.wroteHeader {
 		s.status = http.StatusOK
 		s.wroteHeader = true
 	}
+}
+
+// Write implements http.ResponseWriter.
+func (s *reqState) Write(b []byte) (int, error) {
+	s.implicitOK()
 	n, err := s.w.Write(b)
 	s.bytes += int64(n)
 	return n, err
@@ -118,10 +124,7 @@ func (s *reqState) Write(b []byte) (int, error) {
 // WriteString implements io.StringWriter, as net/http's own ResponseWriter
 // does, so that io.WriteString through the middleware does not copy s.
 func (s *reqState) WriteString(str string) (int, error) {
-	if !s.wroteHeader {
-		s.status = http.StatusOK
-		s.wroteHeader = true
-	}
+	s.implicitOK()
 	var n int
 	var err error
 	if sw, ok := s.w.(io.StringWriter); ok {
@@ -135,10 +138,7 @@ func (s *reqState) WriteString(str string) (int, error) {
 
 // ReadFrom keeps the sendfile fast path of the underlying writer.
 func (s *reqState) ReadFrom(src io.Reader) (int64, error) {
-	if !s.wroteHeader {
-		s.status = http.StatusOK
-		s.wroteHeader = true
-	}
+	s.implicitOK()
 	var n int64
 	var err error
 	if rf, ok := s.w.(io.ReaderFrom); ok {
@@ -154,10 +154,7 @@ type writerOnly struct{ io.Writer }
 
 // Flush implements http.Flusher when the underlying writer does.
 func (s *reqState) Flush() {
-	if !s.wroteHeader {
-		s.status = http.StatusOK
-		s.wroteHeader = true
-	}
+	s.implicitOK()
 	if f, ok := s.w.(http.Flusher); ok {
 		f.Flush()
 	}
