@@ -82,6 +82,7 @@ func TestConsumeKeyBlockExpires(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var done orderLog
+	start := time.Now() // before m1 can be handed back, so before its key is blocked
 	wait := runConsume(t, ctx, sub, func(_ context.Context, m SubscriberMessage) error {
 		if m.ID() == "1" {
 			return m.Nack()
@@ -90,11 +91,18 @@ func TestConsumeKeyBlockExpires(t *testing.T) {
 		return nil
 	}, WithOrderedKeys(), WithConcurrency(1), WithLease(80*time.Millisecond), fastRetry(1))
 	m1.waitSettled(t)
+	// m1 is settled but its handler may not have returned yet: a message
+	// of k arriving now would be queued behind m1 and handed back with it.
+	// The only worker takes a message of another key only once it is done
+	// with m1, which has then blocked k; after that, a message of k is
+	// parked.
+	probe := newFakeMsg("2", "other")
+	sub.ch <- probe
+	probe.waitSettled(t)
 	m3 := newFakeMsg("3", "k")
-	blocked := time.Now()
 	sub.ch <- m3
 	m3.waitSettled(t)
-	waited := time.Since(blocked)
+	elapsed := time.Since(start)
 	cancel()
 	if err := wait(); err != nil {
 		t.Fatal(err)
@@ -102,9 +110,13 @@ func TestConsumeKeyBlockExpires(t *testing.T) {
 	if m3.state(t) != "done" {
 		t.Errorf("parked message: %s, want done once the block expired", m3.state(t))
 	}
-	// The block lasts 2*MaxBackoff + 2*lease = 200ms: timers never fire early.
-	if waited < 200*time.Millisecond {
-		t.Errorf("the parked message ran %v after arriving, before the block could expire", waited)
+	// The block lasts 2*MaxBackoff + 2*lease = 200ms from when it began,
+	// which is after start: timers never fire early.
+	if elapsed < 200*time.Millisecond {
+		t.Errorf("the parked message ran %v after Consume started, before the block could expire", elapsed)
+	}
+	if got := done.get(); len(got) != 2 || got[0] != "2" || got[1] != "3" {
+		t.Errorf("succeeded in the order %v, want [2 3]", got)
 	}
 }
 
