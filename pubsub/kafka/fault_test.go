@@ -61,9 +61,21 @@ func newSeen(want int) *seen {
 func (s *seen) add(payload string) {
 	s.mu.Lock()
 	s.count[payload]++
-	n := len(s.count)
+	reached := s.want > 0 && len(s.count) >= s.want
 	s.mu.Unlock()
-	if n >= s.want {
+	if reached {
+		s.once.Do(func() { close(s.all) })
+	}
+}
+
+// expect sets how many distinct payloads waitAll waits for, for a test
+// that learns the number only as it produces (newSeen(0)).
+func (s *seen) expect(want int) {
+	s.mu.Lock()
+	s.want = want
+	reached := len(s.count) >= want
+	s.mu.Unlock()
+	if reached {
 		s.once.Do(func() { close(s.all) })
 	}
 }
@@ -202,18 +214,33 @@ func TestGroupSplit(t *testing.T) {
 	if err := kafka.InitGroup(t.Context(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	s := newSeen(n)
+	s := newSeen(0) // the number produced is known at the end
 	var parts sync.Map
 	consumeInto(t, cfg, s, "A", &parts)
 	consumeInto(t, cfg, s, "B", &parts)
 
+	// Each phase produces n/3 messages, then more in batches until its
+	// condition holds: a member that joins while the others are reading
+	// can find its partitions already drained (the first member may take
+	// every message before the rebalance that gives the second its share),
+	// and only messages produced after its assignment reach it.
 	var vals []string
-	vals = append(vals, produceN(t, addr, topic, "split-1", n/3, 60)...)
-	waitFor(t, func() bool { return owners(&parts, "A") > 0 && owners(&parts, "B") > 0 }, "both members to deliver")
+	phase := func(name string, cond func() bool, what string) {
+		t.Helper()
+		vals = append(vals, produceN(t, addr, topic, name, n/3, 60)...)
+		deadline := time.Now().Add(time.Minute)
+		for i := 0; !waitUntil(cond, 2*time.Second); i++ {
+			if time.Now().After(deadline) {
+				t.Fatalf("waited a minute for %s", what)
+			}
+			vals = append(vals, produceN(t, addr, topic, fmt.Sprintf("%s-more%d", name, i), 300, 60)...)
+		}
+	}
+	phase("split-1", func() bool { return owners(&parts, "A") > 0 && owners(&parts, "B") > 0 }, "both members to deliver")
 	consumeInto(t, cfg, s, "C", &parts)
-	vals = append(vals, produceN(t, addr, topic, "split-2", n/3, 60)...)
-	waitFor(t, func() bool { return owners(&parts, "C") > 0 }, "the third member to deliver")
+	phase("split-2", func() bool { return owners(&parts, "C") > 0 }, "the third member to deliver")
 	vals = append(vals, produceN(t, addr, topic, "split-3", n/3, 60)...)
+	s.expect(len(vals))
 	waitAll(t, s, time.Minute, "three members")
 	missing, dups := s.report(vals)
 	t.Logf("partitions delivered per member: A %d, B %d, C %d; %d duplicate deliveries", owners(&parts, "A"), owners(&parts, "B"), owners(&parts, "C"), dups)
@@ -233,16 +260,26 @@ func owners(parts *sync.Map, member string) int {
 	return n
 }
 
-// waitFor polls cond, which watches state other goroutines change.
+// waitFor polls cond, which watches state other goroutines change, for up
+// to a minute.
 func waitFor(t *testing.T, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
+	if !waitUntil(cond, time.Minute) {
+		t.Fatalf("waited a minute for %s", what)
+	}
+}
+
+// waitUntil polls cond, which watches state other goroutines change, for
+// up to d, and reports whether it came true.
+func waitUntil(cond func() bool, d time.Duration) bool {
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("waited a minute for %s", what)
+			return false
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	return true
 }
 
 // TestBrokerRestart stops and restarts the broker (with a data dir) twice
