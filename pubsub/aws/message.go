@@ -22,13 +22,7 @@ type Message struct {
 	s       *Subscriber
 	raw     sqstypes.Message
 	handle  string
-	payload []byte
-	key     string
-	attrs   map[string]string
-	id      string
-	attempt int
-	env     *Envelope
-	decErr  error
+	decoded // what the body and attributes carried
 
 	settled  atomic.Uint32 // a pubsub.Settlement
 	deadline atomic.Int64  // when the visibility ends at the latest, in s.now() units
@@ -88,7 +82,7 @@ func (m *Message) Envelope() *Envelope { return m.env }
 // (a foreign producer's malformed attributes, a bad base64 body). Such a
 // message is delivered with its body as the payload and no key or
 // attributes; it is nil for every message gizmo published.
-func (m *Message) DecodeError() error { return m.decErr }
+func (m *Message) DecodeError() error { return m.err }
 
 // Settlement reports which of Done and Nack (or ExtendDoneDeadline(0)) was
 // called first.

@@ -182,8 +182,7 @@ func (s *Subscriber) confirm(ms []*Message) {
 func (s *Subscriber) newMessage(raw *sqstypes.Message, deadline time.Duration) *Message {
 	d := decodeMessage(raw, s.cfg.GizmoCompat)
 	m := &Message{
-		s: s, raw: *raw, handle: *raw.ReceiptHandle,
-		payload: d.payload, key: d.key, attrs: d.attrs, id: d.id, attempt: d.attempt, env: d.env, decErr: d.err,
+		s: s, raw: *raw, handle: *raw.ReceiptHandle, decoded: d,
 		ack: make(chan struct{}),
 	}
 	m.deadline.Store(int64(deadline))
