@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/seed8104ecd5/gizmo/pubsub"
 	"github.com/seed8104ecd5/gizmo/pubsub/mem"
@@ -68,12 +69,41 @@ func BenchmarkConsumeObserved(b *testing.B) {
 				defer func() { _ = tp.Shutdown(context.Background()) }()
 				opts = append(opts, observe.WithTracing(tp, nil))
 			}
-			benchConsume(b, opts)
+			benchConsume(b, opts, nil)
 		})
 	}
 }
 
-func benchConsume(b *testing.B, opts []observe.Option) {
+// BenchmarkConsumeSpanFloor is the floor under the tracing rows of
+// BenchmarkConsumeObserved: the same consume, with hooks that do nothing
+// but start a span from the OpenTelemetry SDK for each attempt and end it,
+// on messages that carry no attributes. No trace context is extracted and
+// no metric is kept, so this is the least any consumer span per message
+// costs with the SDK. "sampled=1%" samples 1% of the (root) spans.
+func BenchmarkConsumeSpanFloor(b *testing.B) {
+	for _, ratio := range []float64{1, 0.01} {
+		b.Run(fmt.Sprintf("sampled=%g%%", ratio*100), func(b *testing.B) {
+			tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discard{}),
+				sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))))
+			defer func() { _ = tp.Shutdown(context.Background()) }()
+			tracer := tp.Tracer("floor")
+			benchConsume(b, nil, &pubsub.ConsumeHooks{
+				AttemptStart: func(ctx context.Context, _ pubsub.SubscriberMessage, _ int) context.Context {
+					ctx, _ = tracer.Start(ctx, "process s", trace.WithSpanKind(trace.SpanKindConsumer))
+					return ctx
+				},
+				Outcome: func(ctx context.Context, _ pubsub.SubscriberMessage, _ pubsub.Outcome) {
+					trace.SpanFromContext(ctx).End()
+				},
+			})
+		})
+	}
+}
+
+// benchConsume consumes b.N messages published through an observed
+// publisher with opts, with the hooks of an observed consumer with opts, or
+// with hooks instead when they are given.
+func benchConsume(b *testing.B, opts []observe.Option, hooks *pubsub.ConsumeHooks) {
 	br := mem.NewBroker()
 	defer br.Close()
 	_ = br.CreateTopic("t")
@@ -91,7 +121,9 @@ func benchConsume(b *testing.B, opts []observe.Option) {
 	defer cancel()
 	var n atomic.Int64
 	total := int64(b.N)
-	hooks := observe.Consumer("s", sub, opts...)
+	if hooks == nil {
+		hooks = observe.Consumer("s", sub, opts...)
+	}
 	b.ReportAllocs()
 	cpu0 := cpuTime()
 	b.ResetTimer()
