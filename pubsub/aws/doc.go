@@ -20,6 +20,14 @@
 // one message by hand, rounded up to whole seconds; it makes no call when
 // the lease already lasts long enough.
 //
+// Settling a message whose lease is gone (Done, Nack, ExtendDoneDeadline)
+// returns an error wrapping [pubsub.ErrLeaseLost]. The subscriber knows a
+// lease is gone when its visibility timeout has passed by this process's
+// clock (counted from the start of the receive, an early bound), when SQS
+// rejects the receipt handle, or when SQS delivers the same message again
+// while the earlier delivery is held: the redelivery is proof even when
+// SQS's clock ran ahead of ours.
+//
 // Done deletes. Deletes go in batches (DeleteMessageBatch) of up to ten,
 // sent when full or Config.DeleteDelay after the first Done, with as many
 // calls in flight as there are receivers (at least four), so that deletes

@@ -85,10 +85,11 @@ var recv, expectNone = pubsubtest.Receive, pubsubtest.ExpectNone
 type injector struct {
 	base http.RoundTripper
 
-	mu    sync.Mutex
-	rules map[string]func(n int, body []byte) *http.Response
-	calls map[string]int
-	sent  []injected
+	mu       sync.Mutex
+	rules    map[string]func(n int, body []byte) *http.Response
+	rewrites map[string]func(body []byte) []byte
+	calls    map[string]int
+	sent     []injected
 }
 
 type injected struct {
@@ -97,7 +98,20 @@ type injected struct {
 }
 
 func newInjector() *injector {
-	return &injector{base: http.DefaultTransport, rules: make(map[string]func(int, []byte) *http.Response), calls: make(map[string]int)}
+	return &injector{
+		base:     http.DefaultTransport,
+		rules:    make(map[string]func(int, []byte) *http.Response),
+		rewrites: make(map[string]func([]byte) []byte),
+		calls:    make(map[string]int),
+	}
+}
+
+// rewrite sets a function that changes the body of every request for an
+// action before it goes to fauxqs (which does not check signatures).
+func (in *injector) rewrite(action string, fn func(body []byte) []byte) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.rewrites[action] = fn
 }
 
 // on sets the rule for an action ("DeleteMessageBatch"). The rule gets the
@@ -135,8 +149,13 @@ func (in *injector) RoundTrip(req *http.Request) (*http.Response, error) {
 	in.calls[action]++
 	n := in.calls[action]
 	in.sent = append(in.sent, injected{action, body})
-	rule := in.rules[action]
+	rule, rw := in.rules[action], in.rewrites[action]
 	in.mu.Unlock()
+	if rw != nil {
+		body = rw(body)
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.ContentLength = int64(len(body))
+	}
 	if rule != nil {
 		if resp := rule(n, body); resp != nil {
 			resp.Request = req

@@ -212,6 +212,47 @@ func TestMaxExtension(t *testing.T) {
 	}
 }
 
+// TestRedeliveryEndsEarlierLease makes SQS lend a message for 1 second
+// while the subscriber believes its visibility timeout is 30 (the receive
+// requests are rewritten on the way): when the message comes back, settling
+// the first delivery reports the lost lease although the subscriber's own
+// clock says it still holds it. The redelivery, not the local deadline, is
+// what proves the lease gone, however SQS's clock and ours disagree.
+func TestRedeliveryEndsEarlierLease(t *testing.T) {
+	t.Parallel()
+	cfg := sharedConfig(t)
+	plain, _ := clients(t, cfg)
+	url := newQueue(t, plain, gaws.QueueOptions{})
+	in := newInjector()
+	in.rewrite("ReceiveMessage", func(body []byte) []byte {
+		var req map[string]any
+		if err := json.Unmarshal(body, &req); err != nil {
+			t.Errorf("ReceiveMessage body %q: %v", body, err)
+			return body
+		}
+		req["VisibilityTimeout"] = 1
+		out, _ := json.Marshal(req)
+		return out
+	})
+	cfg.VisibilityTimeout = 30 * time.Second
+	sendRaw(t, plain, url, "lent", 1)
+	sub, ch := startSubscriber(t, cfg, url, gaws.WithSQSClient(injectedSQS(t, cfg, in)))
+	first := recv(t, ch, 10*time.Second, "the message")
+	second := recv(t, ch, 10*time.Second, "the message again, after SQS's 1-second lease")
+	if second.ID() != first.ID() {
+		t.Fatalf("got message %s, want %s again", second.ID(), first.ID())
+	}
+	if err := first.Done(); !errors.Is(err, pubsub.ErrLeaseLost) {
+		t.Errorf("Done of the first delivery after SQS delivered it again = %v, want ErrLeaseLost", err)
+	}
+	if err := pubsub.DoneWait(t.Context(), second); err != nil {
+		t.Errorf("DoneWait of the second delivery: %v", err)
+	}
+	if st := sub.Stats(); st.LeasesLost != 1 {
+		t.Errorf("stats %+v: want 1 lease lost", st)
+	}
+}
+
 // TestExtendDoneDeadlineRounds checks what ExtendDoneDeadline sends: whole
 // seconds, rounded up, and no call when the lease already lasts long
 // enough.

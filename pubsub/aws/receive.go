@@ -141,7 +141,7 @@ func (s *Subscriber) accept(raws []sqstypes.Message, n int, start time.Duration)
 	}
 	s.addCredits(n - len(ms))
 	for _, m := range ms {
-		s.held[m] = struct{}{}
+		s.hold(m)
 	}
 	s.queue = append(s.queue, ms...)
 	s.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/seed8104ecd5/gizmo/pubsub"
@@ -50,6 +51,7 @@ type Subscriber struct {
 	credits     int                   // room left under MaxInFlight
 	creditCh    chan struct{}         // closed when credits come back
 	held        map[*Message]struct{} // every message whose lease the subscriber keeps
+	heldByID    map[string]*Message   // the latest held delivery of each SQS message ID
 	outstanding int                   // messages delivered and not yet settled (Message.counted)
 	drained     chan struct{}         // closed when outstanding reaches zero in Stop
 	stopping    bool
@@ -97,6 +99,7 @@ func NewSubscriber(ctx context.Context, cfg Config, opts ...Option) (*Subscriber
 		wake:     make(chan struct{}, 1),
 		credits:  cfg.MaxInFlight,
 		held:     make(map[*Message]struct{}),
+		heldByID: make(map[string]*Message),
 	}
 	if o.reg != nil {
 		if err := o.reg.Register(newCollector(&s.stats, q.name)); err != nil {
@@ -245,9 +248,43 @@ func (s *Subscriber) drop(m *Message) {
 // dropLocked is drop with s.mu held.
 func (s *Subscriber) dropLocked(m *Message) {
 	if _, ok := s.held[m]; ok {
-		delete(s.held, m)
+		s.unhold(m)
 		s.addCredits(1)
 	}
+}
+
+// hold keeps m's lease. s.mu is held.
+//
+// If an earlier delivery of the same SQS message is still held, SQS has
+// handed the message out again, so the earlier receipt no longer holds it:
+// it is marked lost, and settling it reports pubsub.ErrLeaseLost. The
+// deadline the earlier delivery keeps is a bound measured by this
+// process's clock; SQS expires leases by its own, so when a deadline ends
+// only the redelivery says for certain that the lease is gone.
+func (s *Subscriber) hold(m *Message) {
+	s.held[m] = struct{}{}
+	id := awssdk.ToString(m.raw.MessageId)
+	if id == "" {
+		return
+	}
+	if old := s.heldByID[id]; old != nil && old != m {
+		old.markLost()
+	}
+	s.heldByID[id] = m
+}
+
+// unhold forgets m's lease without giving its room back. s.mu is held.
+func (s *Subscriber) unhold(m *Message) {
+	delete(s.held, m)
+	if id := awssdk.ToString(m.raw.MessageId); s.heldByID[id] == m {
+		delete(s.heldByID, id)
+	}
+}
+
+// unholdAll forgets every lease. s.mu is held.
+func (s *Subscriber) unholdAll() {
+	clear(s.held)
+	clear(s.heldByID)
 }
 
 // finishStop carries out Stop once the deliverer has returned.
@@ -278,7 +315,7 @@ func (s *Subscriber) finishStop() {
 		}
 		m.counted = false
 		m.stopped.Store(true)
-		delete(s.held, m)
+		s.unhold(m)
 		if !m.lost.Load() {
 			rest = append(rest, m)
 		}
@@ -296,7 +333,7 @@ func (s *Subscriber) finishStop() {
 	defer cancel()
 	s.del.close(fctx)
 	s.mu.Lock()
-	clear(s.held)
+	s.unholdAll()
 	s.mu.Unlock()
 }
 
@@ -305,7 +342,7 @@ func (s *Subscriber) finishStop() {
 func (s *Subscriber) takeQueue() []*Message {
 	var out []*Message
 	for _, m := range s.queue {
-		delete(s.held, m)
+		s.unhold(m)
 		if !m.lost.Load() {
 			out = append(out, m)
 		}
@@ -331,6 +368,6 @@ func (s *Subscriber) finishFailed() {
 	defer cancel()
 	s.del.close(ctx)
 	s.mu.Lock()
-	clear(s.held)
+	s.unholdAll()
 	s.mu.Unlock()
 }
