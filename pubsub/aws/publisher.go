@@ -72,6 +72,24 @@ func (g *gate) check(ctx context.Context) error {
 	return nil
 }
 
+// encode checks the gate, then encodes one message for PublishRaw.
+func (g *gate) encode(ctx context.Context, enc encoder, key string, payload []byte, opts []pubsub.PublishOption) (outMsg, error) {
+	if err := g.check(ctx); err != nil {
+		return outMsg{}, err
+	}
+	o := pubsub.ApplyPublishOptions(opts...)
+	m, err := enc.encode(key, payload, o.Attributes, o.DeduplicationID)
+	if err != nil {
+		return outMsg{}, fmt.Errorf("aws: publish to %s: %w", g.what, err)
+	}
+	return m, nil
+}
+
+// failed is the error of a publish call AWS refused with err.
+func (g *gate) failed(err error) error {
+	return fmt.Errorf("aws: publish to %s: %w", g.what, wrapKind(err, classify(err), pubsub.ErrTopicNotFound))
+}
+
 func limit(set, max int) int {
 	if set > 0 && set < max {
 		return set
@@ -93,13 +111,9 @@ func (p *SQSPublisher) Publish(ctx context.Context, key string, msg proto.Messag
 // [pubsub.ErrTooLarge], both before anything is sent, and a deduplication
 // ID on a standard queue with one wrapping [pubsub.ErrNotSupported].
 func (p *SQSPublisher) PublishRaw(ctx context.Context, key string, payload []byte, opts ...pubsub.PublishOption) error {
-	if err := p.gate.check(ctx); err != nil {
-		return err
-	}
-	o := pubsub.ApplyPublishOptions(opts...)
-	m, err := p.enc.encode(key, payload, o.Attributes, o.DeduplicationID)
+	m, err := p.gate.encode(ctx, p.enc, key, payload, opts)
 	if err != nil {
-		return fmt.Errorf("aws: publish to %s: %w", p.gate.what, err)
+		return err
 	}
 	in := &sqs.SendMessageInput{
 		QueueUrl:          &p.q.url,
@@ -110,7 +124,7 @@ func (p *SQSPublisher) PublishRaw(ctx context.Context, key string, payload []byt
 		in.MessageGroupId, in.MessageDeduplicationId = &m.group, &m.dedup
 	}
 	if _, err := p.client.SendMessage(ctx, in); err != nil {
-		return fmt.Errorf("aws: publish to %s: %w", p.gate.what, wrapKind(err, classify(err), pubsub.ErrTopicNotFound))
+		return p.gate.failed(err)
 	}
 	return nil
 }

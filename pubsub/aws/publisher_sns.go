@@ -67,13 +67,9 @@ func (p *SNSPublisher) Publish(ctx context.Context, key string, msg proto.Messag
 // PublishRaw publishes payload under key with SNS Publish, with the same
 // checks and errors as [SQSPublisher.PublishRaw] and SNS's size limit.
 func (p *SNSPublisher) PublishRaw(ctx context.Context, key string, payload []byte, opts ...pubsub.PublishOption) error {
-	if err := p.gate.check(ctx); err != nil {
-		return err
-	}
-	o := pubsub.ApplyPublishOptions(opts...)
-	m, err := p.enc.encode(key, payload, o.Attributes, o.DeduplicationID)
+	m, err := p.gate.encode(ctx, p.enc, key, payload, opts)
 	if err != nil {
-		return fmt.Errorf("aws: publish to %s: %w", p.gate.what, err)
+		return err
 	}
 	in := &sns.PublishInput{
 		TopicArn:          &p.t.arn,
@@ -87,7 +83,7 @@ func (p *SNSPublisher) PublishRaw(ctx context.Context, key string, payload []byt
 		in.MessageGroupId, in.MessageDeduplicationId = &m.group, &m.dedup
 	}
 	if _, err := p.client.Publish(ctx, in); err != nil {
-		return fmt.Errorf("aws: publish to %s: %w", p.gate.what, wrapKind(err, classify(err), pubsub.ErrTopicNotFound))
+		return p.gate.failed(err)
 	}
 	return nil
 }
