@@ -33,9 +33,11 @@ func WriteJSON(w http.ResponseWriter, status int, v any) error {
 	if err != nil {
 		return fmt.Errorf("web: WriteJSON: %w", err)
 	}
+	// The keys are canonical already: index the map rather than have
+	// Set and Del canonicalize them again on every response.
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Del("Content-Length")
+	h["Content-Type"] = []string{"application/json"}
+	delete(h, "Content-Length")
 	w.WriteHeader(status)
 	// Two writes rather than append(body, '\n'), which would copy a large
 	// body; ResponseWriters buffer small writes.

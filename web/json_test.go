@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -196,10 +197,12 @@ func TestDecodeJSONServerLimit(t *testing.T) {
 func TestWriteJSON(t *testing.T) {
 	rec := httptest.NewRecorder()
 	rec.Header().Set("Content-Length", "99")
+	rec.Header().Add("Content-Type", "text/plain")
+	rec.Header().Add("Content-Type", "text/html")
 	if err := WriteJSON(rec, 201, map[string]any{"id": 7, "html": "<b>"}); err != nil {
 		t.Fatal(err)
 	}
-	if rec.Code != 201 || rec.Header().Get("Content-Type") != "application/json" || rec.Header().Get("Content-Length") != "" {
+	if rec.Code != 201 || !slices.Equal(rec.Header()["Content-Type"], []string{"application/json"}) || rec.Header().Get("Content-Length") != "" {
 		t.Errorf("status %d, header %v", rec.Code, rec.Header())
 	}
 	if want := `{"html":"\u003cb\u003e","id":7}` + "\n"; rec.Body.String() != want {
