@@ -12,7 +12,8 @@
 // until Router is called, the server does it from its own copy of the
 // route list, which tests whole-segment templates such as /users/{id}
 // without mux's regular expressions and builds the mux.Vars map only
-// when a handler asks for it.
+// when a handler asks for it. [web.RouteVar] and web's Var getters read a
+// variable without the map.
 //
 // Every request goes through the default middleware, outermost first:
 //

@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/seed8104ecd5/gizmo/web"
 )
 
 // The allocation budgets of the per-request paths. Allocation counts are
@@ -44,6 +46,22 @@ func TestStackAllocations(t *testing.T) {
 	// ID, is the one allocation the default middleware adds.
 	if got := allocsPerRequest(t, srv(), "/users/42"); got > bare+1 {
 		t.Errorf("default stack: %v allocations per request, bare handler %v; want at most 1 more", got, bare)
+	}
+	// A handler that reads its route variable through web.RouteVar (and
+	// so web's Var getters) costs nothing more: the stack answers it
+	// without the map mux.Vars builds.
+	withVar := newTestSimple(t, Config{})
+	if err := withVar.Register(httpSvc{prefix: "/users", eps: []Endpoint{{Method: "GET", Path: "/{id}",
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if web.RouteVar(r, "id") != "42" {
+				t.Error("web.RouteVar(r, \"id\") is not 42")
+			}
+			bareJSON.ServeHTTP(w, r)
+		})}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := allocsPerRequest(t, withVar, "/users/42"); got > bare+1 {
+		t.Errorf("default stack, handler reading web.RouteVar: %v allocations per request, bare handler %v; want at most 1 more", got, bare)
 	}
 	// With a JSON access log, slog takes two more: the Record's room for
 	// the attributes beyond its first five, and the JSON handler's boxing

@@ -149,6 +149,26 @@ func (e *routeEntry) pathVars(path string) map[string]string {
 	return vars
 }
 
+// pathVar returns the variable name of path, which matched e, and whether
+// e's template has it: pathVars(path)[name] without the map. A name the
+// template repeats has its last value, as in pathVars.
+func (e *routeEntry) pathVar(path, name string) (v string, ok bool) {
+	if e.vars == 0 {
+		return "", false
+	}
+	rest := path[1:]
+	for _, s := range e.segs {
+		seg := rest
+		if j := strings.IndexByte(rest, '/'); j >= 0 {
+			seg, rest = rest[:j], rest[j+1:]
+		}
+		if s.isVar && s.name == name {
+			v, ok = seg, true
+		}
+	}
+	return v, ok
+}
+
 // hasMethod reports whether method is one of e's, compared as mux does
 // (exactly, against the upper-cased list).
 func (e *routeEntry) hasMethod(method string) bool {

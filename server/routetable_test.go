@@ -3,16 +3,20 @@ package server
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/gorilla/mux"
+
+	"github.com/seed8104ecd5/gizmo/web"
 )
 
 // tableServer returns a SimpleServer (with its built-in routes) plus the
@@ -58,6 +62,12 @@ func compareMatch(s *SimpleServer, method, path string) (string, error) {
 			return "", fmt.Errorf("%s %q: table set Vars %v for a route it matched itself", method, path, gotVars)
 		}
 		gotVars = entry.pathVars(path)
+		for _, name := range append(slices.Sorted(maps.Keys(gotVars)), "missing") {
+			v, ok := entry.pathVar(path, name)
+			if want, wantOK := gotVars[name]; v != want || ok != wantOK {
+				return "", fmt.Errorf("%s %q: pathVar(%q) = %q, %v; pathVars has %q, %v", method, path, name, v, ok, want, wantOK)
+			}
+		}
 	}
 	var diffs []string
 	if okGot != okWant {
@@ -243,6 +253,72 @@ func TestRouteTableVars(t *testing.T) {
 	}
 	if tpl != "/users/{id}/orders/{order}" {
 		t.Fatalf("CurrentRoute template %q", tpl)
+	}
+}
+
+// TestWebRouteVar checks that web.RouteVar, which under the default stack
+// asks the request's context rather than mux.Vars, answers as mux.Vars
+// does: for a route the table matched, for one mux matched (a pattern),
+// after a handler changed the mux.Vars map, and through a context a
+// middleware replaced.
+func TestWebRouteVar(t *testing.T) {
+	s, err := NewSimpleServer(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"id", "order", "n", "missing"}
+	type result struct{ web, mux map[string]string }
+	var got []result
+	record := func(r *http.Request) {
+		res := result{web: map[string]string{}, mux: map[string]string{}}
+		for _, name := range names {
+			res.web[name] = web.RouteVar(r, name)
+			res.mux[name] = mux.Vars(r)[name]
+		}
+		got = append(got, res)
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		record(r) // before mux.Vars has built its map
+		if r.URL.Query().Has("change") {
+			mux.Vars(r)["id"] = "changed"
+			record(r)
+		}
+		if r.URL.Query().Has("override") {
+			record(mux.SetURLVars(r, map[string]string{"id": "override"}))
+		}
+	})
+	if err := s.Register(httpSvc{prefix: "/r", eps: []Endpoint{
+		{Method: http.MethodGet, Path: "/{id}/orders/{order}", Handler: h},
+		{Method: http.MethodGet, Path: "/items/{n:[0-9]+}", Handler: h},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		target string
+		want   []map[string]string
+	}{
+		{"/r/7/orders/a%20b", []map[string]string{{"id": "7", "order": "a b", "n": "", "missing": ""}}},
+		{"/r/items/42", []map[string]string{{"id": "", "order": "", "n": "42", "missing": ""}}},
+		{"/r/7/orders/9?change", []map[string]string{
+			{"id": "7", "order": "9", "n": "", "missing": ""},
+			{"id": "changed", "order": "9", "n": "", "missing": ""},
+		}},
+		{"/r/7/orders/9?override", []map[string]string{
+			{"id": "7", "order": "9", "n": "", "missing": ""},
+			{"id": "override", "order": "", "n": "", "missing": ""},
+		}},
+	} {
+		got = nil
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tc.target, nil))
+		if rec.Code != http.StatusOK || len(got) != len(tc.want) {
+			t.Fatalf("%s: status %d, %d records; want 200, %d", tc.target, rec.Code, len(got), len(tc.want))
+		}
+		for i, res := range got {
+			if !reflect.DeepEqual(res.web, tc.want[i]) || !reflect.DeepEqual(res.mux, tc.want[i]) {
+				t.Errorf("%s, record %d: web.RouteVar %v, mux.Vars %v; want both %v", tc.target, i, res.web, res.mux, tc.want[i])
+			}
+		}
 	}
 }
 

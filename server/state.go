@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gorilla/mux"
 
@@ -48,13 +49,14 @@ type reqState struct {
 	// itself, vars stays nil until the first mux.Vars call builds it from
 	// varsFrom and varsPath (the path as matched), under varsOnce since
 	// handlers may ask from several goroutines.
-	match    mux.RouteMatch
-	keys     *muxKeys
-	vars     map[string]string
-	muxRoute *mux.Route
-	varsFrom *routeEntry
-	varsPath string
-	varsOnce sync.Once
+	match     mux.RouteMatch
+	keys      *muxKeys
+	vars      map[string]string
+	muxRoute  *mux.Route
+	varsFrom  *routeEntry
+	varsPath  string
+	varsOnce  sync.Once
+	varsBuilt atomic.Bool // vars has been built from varsFrom
 }
 
 // Value implements context.Context.
@@ -82,8 +84,27 @@ func (s *reqState) Value(key any) any {
 	return s.Context.Value(key)
 }
 
+// RouteVar returns the variable name of the route the request matched,
+// and whether the route has it. It gives what mux.Vars(r)[name] gives,
+// without building the mux.Vars map when the routeTable matched the route;
+// web.RouteVar, and so web's Var getters, use it when the request's
+// context is the stack's.
+//
+// Once mux.Vars has built the map, the map answers, since a handler may
+// have changed it.
+func (s *reqState) RouteVar(name string) (string, bool) {
+	if s.varsFrom != nil && !s.varsBuilt.Load() {
+		return s.varsFrom.pathVar(s.varsPath, name)
+	}
+	v, ok := s.vars[name]
+	return v, ok
+}
+
 // buildVars sets vars from the route the routeTable matched.
-func (s *reqState) buildVars() { s.vars = s.varsFrom.pathVars(s.varsPath) }
+func (s *reqState) buildVars() {
+	s.vars = s.varsFrom.pathVars(s.varsPath)
+	s.varsBuilt.Store(true)
+}
 
 // stateOf returns the reqState of the request ctx belongs to, or nil.
 func stateOf(ctx context.Context) *reqState {

@@ -27,11 +27,30 @@ var ErrInvalidParam = errors.New("web: invalid parameter")
 // RouteVar returns the route variable name: from gorilla/mux's [mux.Vars]
 // when the request was routed by mux, otherwise from [http.Request.PathValue].
 // It returns "" when there is no such variable.
+//
+// Under package server's default middleware it asks the request's context
+// instead (see routeVarer), which gives the same answer without building
+// the map mux.Vars returns.
 func RouteVar(r *http.Request, name string) string {
+	if rv, ok := r.Context().(routeVarer); ok {
+		if v, ok := rv.RouteVar(name); ok {
+			return v
+		}
+		return r.PathValue(name)
+	}
 	if v, ok := mux.Vars(r)[name]; ok {
 		return v
 	}
 	return r.PathValue(name)
+}
+
+// routeVarer is implemented by a request context that knows the variables
+// of the route the request matched: package server's, whose RouteVar
+// answers as mux.Vars(r)[name] would. A context wrapped since (a handler's
+// context.WithValue, mux.SetURLVars) does not implement it, and RouteVar
+// then reads mux.Vars.
+type routeVarer interface {
+	RouteVar(name string) (string, bool)
 }
 
 // VarString returns the non-empty route variable name.

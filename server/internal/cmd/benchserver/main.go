@@ -262,7 +262,9 @@ func getUser(_ context.Context, req any) (any, error) {
 }
 
 // kitUsers is the server/kit service of the kit mode: the gokit modes'
-// endpoint and decoder, with kit's default encoder, HTTP only.
+// endpoint, with kit's default encoder, HTTP only. Its decoder reads the
+// route variable with web.RouteVar, gizmo's accessor, as the gokit modes
+// use their router's (mux.Vars, Request.PathValue).
 type kitUsers struct{}
 
 func (kitUsers) Middleware(e endpoint.Endpoint) endpoint.Endpoint { return e }
@@ -271,7 +273,7 @@ func (kitUsers) HTTPEndpoints() []kit.HTTPEndpoint {
 		Method:   http.MethodGet,
 		Path:     "/users/{id}",
 		Endpoint: getUser,
-		Decoder:  func(_ context.Context, r *http.Request) (any, error) { return mux.Vars(r)["id"], nil },
+		Decoder:  func(_ context.Context, r *http.Request) (any, error) { return web.RouteVar(r, "id"), nil },
 	}}
 }
 func (kitUsers) HTTPMiddleware(h http.Handler) http.Handler            { return h }
