@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"sync"
 	"sync/atomic"
 
 	"github.com/gorilla/mux"
@@ -33,12 +34,11 @@ import (
 // map the first time it is asked for.
 type dispatcher struct {
 	router *mux.Router
-	keys   *muxKeys
 	table  *atomic.Pointer[routeTable]
 }
 
 // muxKeys are the (unexported) context keys gorilla/mux reads in mux.Vars
-// and mux.CurrentRoute, discovered once per server by findMuxKeys.
+// and mux.CurrentRoute, discovered by findMuxKeys.
 type muxKeys struct {
 	vars, route any
 }
@@ -53,6 +53,11 @@ func (k *keySpy) Value(key any) any {
 	k.keys = append(k.keys, key)
 	return nil
 }
+
+// theMuxKeys returns the keys of the gorilla/mux linked in, found once
+// (they are fixed for the program's life), or nil for a mux version whose
+// lookups findMuxKeys does not recognise.
+var theMuxKeys = sync.OnceValue(findMuxKeys)
 
 // findMuxKeys asks mux.Vars and mux.CurrentRoute for their values from a
 // context that records the keys they look up.
@@ -79,7 +84,7 @@ func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := stateOf(r.Context())
-	if st == nil || d.keys == nil {
+	if st == nil || theMuxKeys() == nil {
 		d.router.ServeHTTP(w, r)
 		return
 	}
@@ -104,10 +109,13 @@ func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if matched {
 		h = m.Handler
-		st.keys, st.vars, st.muxRoute = d.keys, m.Vars, m.Route
+		st.routed = true
 		if entry != nil {
 			st.varsFrom, st.varsPath = entry, r.URL.Path
 		}
+	} else {
+		// mux.Vars and mux.CurrentRoute see nothing of a failed match.
+		m.Vars, m.Route = nil, nil
 	}
 	if h == nil {
 		h = http.HandlerFunc(notFound)

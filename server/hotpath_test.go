@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -320,5 +321,15 @@ func TestDeadlineTick(t *testing.T) {
 			t.Errorf("deadlineTick(read %v, header %v, write %v, idle %v) = %v, want %v", c.cfg.HTTPReadTimeout,
 				c.cfg.HTTPReadHeaderTimeout, c.cfg.HTTPWriteTimeout, c.cfg.HTTPIdleTimeout, got, c.want)
 		}
+	}
+}
+
+// TestReqStateSizeClass keeps the per-request state within the 512-byte
+// size class (see reqState): a larger struct would move every request's
+// allocation to the allocator's path for objects with a malloc header,
+// which also costs the garbage collector more to scan.
+func TestReqStateSizeClass(t *testing.T) {
+	if n := unsafe.Sizeof(reqState{}); n > 512 {
+		t.Errorf("reqState is %d bytes, want at most 512", n)
 	}
 }

@@ -20,7 +20,7 @@ type requestIDKey struct{}
 func RequestID(ctx context.Context) string {
 	switch v := ctx.Value(requestIDKey{}).(type) {
 	case *reqState:
-		return v.id
+		return v.requestID()
 	case *rpcCtx:
 		return v.id
 	case string:

@@ -107,7 +107,7 @@ func newSimpleServer(cfg Config, o *options) (*SimpleServer, error) {
 		s.mountPprof()
 	}
 
-	var next http.Handler = &dispatcher{router: s.router, keys: findMuxKeys(), table: &s.table}
+	var next http.Handler = &dispatcher{router: s.router, table: &s.table}
 	for i := len(o.middleware) - 1; i >= 0; i-- {
 		next = o.middleware[i](next)
 	}

@@ -68,14 +68,13 @@ func (h *stack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// r.Header's keys are canonical, as is RequestIDHeader: index it
 	// rather than canonicalize the key again in Header.Get.
 	if ids := r.Header[RequestIDHeader]; len(ids) > 0 && validRequestID(ids[0]) {
-		st.id = ids[0]
+		st.idHeader[0] = ids[0]
 	} else {
 		// The ID's bytes live in st, which is never reused and outlives
 		// every reference to the string; they are not written again.
 		fillRequestID(&st.idBuf)
-		st.id = unsafe.String(&st.idBuf[0], len(st.idBuf))
+		st.idHeader[0] = unsafe.String(&st.idBuf[0], len(st.idBuf))
 	}
-	st.idHeader[0] = st.id
 	w.Header()[RequestIDHeader] = st.idHeader[:]
 
 	ctx := r.Context()
@@ -125,7 +124,7 @@ func (h *stack) finish(st *reqState, r *http.Request, start time.Time, span trac
 	if panicked != nil {
 		abort = h.recovered(st, r, panicked)
 	}
-	status := st.status
+	status := int(st.status)
 	switch {
 	case panicked != nil:
 		status = http.StatusInternalServerError
@@ -149,7 +148,7 @@ func (h *stack) finish(st *reqState, r *http.Request, start time.Time, span trac
 				attribute.String("http.request.method", r.Method),
 				attribute.String("http.route", route.template),
 				attribute.Int("http.response.status_code", status),
-				attribute.String("request.id", st.id),
+				attribute.String("request.id", st.requestID()),
 			)
 			if status >= 500 {
 				span.SetStatus(codes.Error, http.StatusText(status))
@@ -173,7 +172,7 @@ func (h *stack) finish(st *reqState, r *http.Request, start time.Time, span trac
 			slog.Int("status", status),
 			slog.Int64("bytes", st.bytes),
 			slog.Float64("duration_seconds", d.Seconds()),
-			slog.String("request_id", st.id),
+			slog.String("request_id", st.requestID()),
 		)
 		if sc.HasTraceID() {
 			rec.AddAttrs(slog.String("trace_id", sc.TraceID().String()))
@@ -199,7 +198,7 @@ func (h *stack) recovered(st *reqState, r *http.Request, v any) (abort bool) {
 	h.logger.LogAttrs(st, slog.LevelError, "http handler panic",
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
-		slog.String("request_id", st.id),
+		slog.String("request_id", st.requestID()),
 		slog.Any("panic", v),
 		slog.String("stack", string(debug.Stack())),
 	)

@@ -34,29 +34,32 @@ type reqState struct {
 	context.Context
 	w           http.ResponseWriter
 	req         http.Request // the request as the handlers see it
-	id          string       // the request ID; may point into idBuf
+	idHeader    [1]string    // the request ID, as the response header's value; may point into idBuf
 	idBuf       [requestIDLen]byte
-	idHeader    [1]string
-	status      int
-	bytes       int64
+	status      int32
 	wroteHeader bool
 	hijacked    bool
+	routed      bool // the dispatcher matched a route and set the fields below
+	bytes       int64
 	route       *routeInfo
 	err         error // error a JSON endpoint returned, for the access log
 
 	// Routing results, set by dispatcher and served to mux.Vars and
-	// mux.CurrentRoute through Value. When the routeTable matched a route
-	// itself, vars stays nil until the first mux.Vars call builds it from
-	// varsFrom and varsPath (the path as matched), under varsOnce since
-	// handlers may ask from several goroutines.
+	// mux.CurrentRoute through Value (match.Vars and match.Route). When the
+	// routeTable matched a route itself, match.Vars stays nil until the
+	// first mux.Vars call builds it from varsFrom and varsPath (the path
+	// as matched), under varsOnce since handlers may ask from several
+	// goroutines.
+	//
+	// The fields are ordered, and status is an int32, so that the whole
+	// struct fits the 512-byte size class: larger objects take the
+	// allocator's slower path with a header, and cost the garbage
+	// collector more to scan.
 	match     mux.RouteMatch
-	keys      *muxKeys
-	vars      map[string]string
-	muxRoute  *mux.Route
 	varsFrom  *routeEntry
 	varsPath  string
 	varsOnce  sync.Once
-	varsBuilt atomic.Bool // vars has been built from varsFrom
+	varsBuilt atomic.Bool // match.Vars has been built from varsFrom
 }
 
 // Value implements context.Context.
@@ -64,25 +67,28 @@ func (s *reqState) Value(key any) any {
 	if _, ok := key.(requestIDKey); ok {
 		return s
 	}
-	if s.keys != nil {
-		switch key {
-		case s.keys.vars:
+	if s.routed {
+		switch keys := theMuxKeys(); key {
+		case keys.vars:
 			if s.varsFrom != nil {
 				s.varsOnce.Do(s.buildVars)
 			}
-			if s.vars != nil {
-				return s.vars
+			if s.match.Vars != nil {
+				return s.match.Vars
 			}
 			return nil
-		case s.keys.route:
-			if s.muxRoute != nil {
-				return s.muxRoute
+		case keys.route:
+			if s.match.Route != nil {
+				return s.match.Route
 			}
 			return nil
 		}
 	}
 	return s.Context.Value(key)
 }
+
+// requestID returns the request ID.
+func (s *reqState) requestID() string { return s.idHeader[0] }
 
 // RouteVar returns the variable name of the route the request matched,
 // and whether the route has it. It gives what mux.Vars(r)[name] gives,
@@ -96,13 +102,13 @@ func (s *reqState) RouteVar(name string) (string, bool) {
 	if s.varsFrom != nil && !s.varsBuilt.Load() {
 		return s.varsFrom.pathVar(s.varsPath, name)
 	}
-	v, ok := s.vars[name]
+	v, ok := s.match.Vars[name]
 	return v, ok
 }
 
 // buildVars sets vars from the route the routeTable matched.
 func (s *reqState) buildVars() {
-	s.vars = s.varsFrom.pathVars(s.varsPath)
+	s.match.Vars = s.varsFrom.pathVars(s.varsPath)
 	s.varsBuilt.Store(true)
 }
 
@@ -119,7 +125,7 @@ func (s *reqState) Header() http.Header { return s.w.Header() }
 // other than 101 pass through without counting as the final status.
 func (s *reqState) WriteHeader(code int) {
 	if !s.wroteHeader && (code < 100 || code > 199 || code == http.StatusSwitchingProtocols) {
-		s.status = code
+		s.status = int32(code)
 		s.wroteHeader = true
 	}
 	s.w.WriteHeader(code)
