@@ -109,14 +109,9 @@ func (e *routeEntry) matchPath(path string) bool {
 	rest := path[1:]
 	last := len(e.segs) - 1
 	for i, s := range e.segs {
-		seg := rest
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			if i == last {
-				return false // the path has more segments
-			}
-			seg, rest = rest[:j], rest[j+1:]
-		} else if i != last {
-			return false // the path has fewer segments
+		seg, next, more := strings.Cut(rest, "/")
+		if more != (i != last) {
+			return false // the path has more or fewer segments
 		}
 		if s.isVar {
 			if seg == "" {
@@ -125,6 +120,7 @@ func (e *routeEntry) matchPath(path string) bool {
 		} else if seg != s.lit {
 			return false
 		}
+		rest = next
 	}
 	return true
 }
@@ -133,17 +129,9 @@ func (e *routeEntry) matchPath(path string) bool {
 // would: a new map, empty when the template has no variables.
 func (e *routeEntry) pathVars(path string) map[string]string {
 	vars := make(map[string]string, e.vars)
-	if e.vars == 0 {
-		return vars
-	}
-	rest := path[1:]
 	for _, s := range e.segs {
-		seg := rest
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			seg, rest = rest[:j], rest[j+1:]
-		}
 		if s.isVar {
-			vars[s.name] = seg
+			vars[s.name], _ = e.pathVar(path, s.name)
 		}
 	}
 	return vars
@@ -151,17 +139,15 @@ func (e *routeEntry) pathVars(path string) map[string]string {
 
 // pathVar returns the variable name of path, which matched e, and whether
 // e's template has it: pathVars(path)[name] without the map. A name the
-// template repeats has its last value, as in pathVars.
+// template repeats has its last value, as mux gives it.
 func (e *routeEntry) pathVar(path, name string) (v string, ok bool) {
 	if e.vars == 0 {
 		return "", false
 	}
 	rest := path[1:]
 	for _, s := range e.segs {
-		seg := rest
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			seg, rest = rest[:j], rest[j+1:]
-		}
+		var seg string
+		seg, rest, _ = strings.Cut(rest, "/")
 		if s.isVar && s.name == name {
 			v, ok = seg, true
 		}

@@ -316,24 +316,47 @@ func (c *conn) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// ReadFrom keeps the socket's sendfile and splice paths (net/http uses
-// them for files).
+// ReadFrom keeps the socket's sendfile path for files (net/http serves
+// them through it). sendfile moves the file's offset by exactly what it
+// sent, so a copy that a stale deadline interrupted resumes where the
+// socket stopped. Any other source is copied through Write, whose retry
+// resumes mid-buffer: the socket's own copy loop would drop the part of a
+// buffer it had read but not yet written.
 func (c *conn) ReadFrom(r io.Reader) (int64, error) {
-	n, err := c.TCPConn.ReadFrom(r)
-	for err != nil && c.retry(&c.wd, err) {
-		var m int64
-		m, err = c.TCPConn.ReadFrom(r)
-		n += m
+	if !isFile(r) {
+		return io.Copy(writerOnly{c}, r)
 	}
-	return n, err
+	return c.copyRetrying(&c.wd, func() (int64, error) { return c.TCPConn.ReadFrom(r) })
 }
 
-// WriteTo keeps the socket's splice path.
+// isFile reports whether r is a file, or a limited reader of one (as
+// io.CopyN and http.ServeContent make).
+func isFile(r io.Reader) bool {
+	if lr, ok := r.(*io.LimitedReader); ok {
+		r = lr.R
+	}
+	_, ok := r.(*os.File)
+	return ok
+}
+
+// writerOnly hides the ReaderFrom of its Writer from io.Copy.
+type writerOnly struct{ io.Writer }
+
+// WriteTo keeps the socket's splice path. A retry loses nothing here: the
+// socket's copy writes what a read returned before it returns the read's
+// error.
 func (c *conn) WriteTo(w io.Writer) (int64, error) {
-	n, err := c.TCPConn.WriteTo(w)
-	for err != nil && c.retry(&c.rd, err) {
+	return c.copyRetrying(&c.rd, func() (int64, error) { return c.TCPConn.WriteTo(w) })
+}
+
+// copyRetrying runs op, a ReadFrom or WriteTo of the socket whose
+// deadline is s, again for as long as it fails only because of a deadline
+// the socket held after s moved later, and adds up what the calls moved.
+func (c *conn) copyRetrying(s *side, op func() (int64, error)) (int64, error) {
+	n, err := op()
+	for err != nil && c.retry(s, err) {
 		var m int64
-		m, err = c.TCPConn.WriteTo(w)
+		m, err = op()
 		n += m
 	}
 	return n, err

@@ -2,6 +2,7 @@ package deadline
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -426,5 +427,76 @@ func TestHTTPServerTimeouts(t *testing.T) {
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
+	}
+}
+
+// staleWriteDeadline leaves on c's socket a write deadline 10ms away while
+// the connection's own write deadline is an hour away, as if the watchdog
+// had set an old deadline just before net/http moved it.
+func staleWriteDeadline(t *testing.T, c *conn) {
+	t.Helper()
+	if err := c.SetWriteDeadline(time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	_ = c.TCPConn.SetWriteDeadline(time.Now().Add(10 * time.Millisecond))
+	c.wd.onFD.Store(c.w.rel(time.Now()))
+	c.mu.Unlock()
+}
+
+// TestReadFromSurvivesStaleDeadline copies 8 MiB to a client that starts
+// reading only after the stale socket deadline has fired mid-copy: every
+// byte arrives, in order, from a plain reader (copied through Write) and
+// from a file (the socket's sendfile path).
+func TestReadFromSurvivesStaleDeadline(t *testing.T) {
+	t.Parallel()
+	data := make([]byte, 8<<20)
+	for i := range data {
+		data[i] = byte(i * 7 / 3)
+	}
+	file, err := os.CreateTemp(t.TempDir(), "payload")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := file.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		src  func() io.Reader
+	}{
+		// Only a Reader: io.Copy cannot hand the copy to its WriteTo.
+		{"reader", func() io.Reader { return struct{ io.Reader }{bytes.NewReader(data)} }},
+		{"file", func() io.Reader {
+			if _, err := file.Seek(0, io.SeekStart); err != nil {
+				t.Fatal(err)
+			}
+			return file
+		}},
+		{"limited file", func() io.Reader {
+			if _, err := file.Seek(0, io.SeekStart); err != nil {
+				t.Fatal(err)
+			}
+			return io.LimitReader(file, int64(len(data)))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, client, _ := pair(t, 100*time.Millisecond)
+			staleWriteDeadline(t, c)
+			got := make(chan []byte, 1)
+			go func() {
+				time.Sleep(200 * time.Millisecond) // the socket's deadline fires meanwhile
+				b, _ := io.ReadAll(client)
+				got <- b
+			}()
+			n, err := c.ReadFrom(tc.src())
+			if err != nil || n != int64(len(data)) {
+				t.Fatalf("ReadFrom = %d, %v; want %d, nil", n, err, len(data))
+			}
+			_ = c.Close()
+			if b := <-got; !bytes.Equal(b, data) {
+				t.Fatalf("the client got %d bytes, want the %d sent, in order", len(b), len(data))
+			}
+		})
 	}
 }
