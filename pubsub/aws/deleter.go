@@ -202,16 +202,19 @@ func (d *deleter) send(batch []*Message) {
 }
 
 // fail records that the deletes of ms failed for good. The heartbeat
-// lets them go, so they come back when their visibility ends.
+// lets them go, so they come back when their visibility ends. The failure
+// is counted and logged before any DoneWait learns of it.
 func (d *deleter) fail(ms []*Message, err error) {
 	s := d.s
 	s.stats.deleteFailures.Add(uint64(len(ms)))
 	ids := make([]string, len(ms))
 	for i, m := range ms {
 		ids[i] = m.id
-		s.drop(m)
-		m.finishAck(fmt.Errorf("aws: delete message %s: %w; it will be delivered again", m.id, err))
 	}
 	s.log.LogAttrs(context.Background(), slog.LevelError, "aws: deleting messages failed for good; they will be delivered again",
 		slog.String("queue", s.q.name), slog.Any("message_ids", ids), slog.Any("error", err))
+	for _, m := range ms {
+		s.drop(m)
+		m.finishAck(fmt.Errorf("aws: delete message %s: %w; it will be delivered again", m.id, err))
+	}
 }
